@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "mailcred",
+  products: [
+    .executable(name: "mailcred", targets: ["mailcred"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
+  ],
+  targets: [
+    // C boundaries: one system-library target per C library, shims only for what Swift cannot import.
+    .systemLibrary(name: "CLibSecret", pkgConfig: "libsecret-1", providers: [.apt(["libsecret-1-dev"])]),
+    .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+    // prctl(2) is variadic and cannot be called from Swift.
+    .systemLibrary(name: "CProcess"),
+
+    // Pure Swift: model, presets, protocol state machines, codecs, audit and rotation logic.
+    .target(name: "MailcredCore"),
+    // The only code that imports libsecret/GLib.
+    .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CLibSecret"]),
+    // The only code that imports OpenSSL and sockets.
+    .target(name: "MailcredNet", dependencies: ["MailcredCore", "COpenSSL"]),
+    // Thin CLI.
+    .executableTarget(
+      name: "mailcred",
+      dependencies: [
+        "MailcredCore", "MailcredKeyring", "MailcredNet", "CProcess",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    .testTarget(
+      name: "MailcredIntegrationTests",
+      dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"]
+    ),
+  ]
+)

@@ -1,0 +1,178 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// mailcred's rules on top of a keyring: one `current` item per account, never deleting a working secret
+/// before its replacement is stored.
+public struct CredentialStore: Sendable {
+  public let keyring: any Keyring
+
+  public init(keyring: any Keyring) { self.keyring = keyring }
+
+  /// A credential as stored, with the keyring item it came from.
+  public struct Entry: Sendable {
+    public var credential: Credential
+    public var item: KeyringItem
+  }
+
+  // MARK: Reading
+
+  /// Every mailcred credential, all states, sorted by account then state.
+  public func all() throws(MailcredError) -> [Entry] {
+    let items = try wrap { () throws(KeyringError) in try keyring.search([:]) }
+    return items.compactMap { item in
+      Credential(attributes: item.attributes).map { Entry(credential: $0, item: item) }
+    }.sorted {
+      ($0.credential.account, $0.credential.state.sortKey, $1.credential.created)
+        < ($1.credential.account, $1.credential.state.sortKey, $0.credential.created)
+    }
+  }
+
+  /// Every item of one account, newest first within each state.
+  public func entries(account: String) throws(MailcredError) -> [Entry] {
+    let items = try wrap { () throws(KeyringError) in try keyring.search(["account": account]) }
+    return items.compactMap { item in
+      Credential(attributes: item.attributes).map { Entry(credential: $0, item: item) }
+    }.sorted { $0.credential.created > $1.credential.created }
+  }
+
+  /// The current credential of an account. When a crash left two current items (see rotation), the newest
+  /// wins: both were verified, and the newer one is what the user wanted.
+  public func current(account: String) throws(MailcredError) -> Entry {
+    let found = try entries(account: account)
+    if let entry = found.first(where: { $0.credential.state == .current }) {
+      if entry.item.locked { throw .keyring(.locked) }
+      return entry
+    }
+    throw describeMissing(account: account, found: found)
+  }
+
+  /// The secret `get` prints: only a `current` item's.
+  public func secret(account: String) throws(MailcredError) -> SecretBytes {
+    let secret = try wrap { () throws(KeyringError) in
+      try keyring.lookup(["account": account, "state": CredentialState.current.rawValue])
+    }
+    if let secret { return secret }
+    throw describeMissing(account: account, found: try entries(account: account))
+  }
+
+  public func secret(of entry: Entry) throws(MailcredError) -> SecretBytes {
+    try wrap { () throws(KeyringError) in try keyring.secret(of: entry.item) }
+  }
+
+  // MARK: Writing
+
+  /// Stores a new credential. Refuses an existing account unless `replace`; when replacing, the new item
+  /// is written before the old ones are deleted, so a failure in between leaves the old secret in place.
+  public func add(_ credential: Credential, secret: SecretBytes, replace: Bool) throws(MailcredError) {
+    try validateAccountName(credential.account, user: credential.user)
+    let old = try entries(account: credential.account)
+    if !old.isEmpty && !replace { throw .accountExists(credential.account) }
+    try wrap { () throws(KeyringError) in
+      try keyring.create(attributes: credential.attributes, label: credential.label, secret: secret)
+    }
+    try removeOthers(of: credential)
+  }
+
+  /// Writes new metadata (check result, expiry, ...) onto an existing item, keeping its secret.
+  public func update(_ entry: Entry, to credential: Credential) throws(MailcredError) {
+    try wrap { () throws(KeyringError) in
+      try keyring.update(entry.item, attributes: credential.attributes, label: credential.label)
+    }
+  }
+
+  /// Deletes every item of an account (current, pending and erased). Returns how many.
+  @discardableResult
+  public func remove(account: String) throws(MailcredError) -> Int {
+    let found = try entries(account: account)
+    if found.isEmpty { throw .noSuchAccount(account) }
+    for entry in found {
+      try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+    }
+    return found.count
+  }
+
+  public func delete(_ entry: Entry) throws(MailcredError) {
+    try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+  }
+
+  /// Marks the current item `erased` (git's erase): `get` stops returning it, `restore` brings it back.
+  public func erase(_ entry: Entry) throws(MailcredError) {
+    // An older erased copy of the same account would make `restore` ambiguous: the newest erase wins.
+    for stale in try entries(account: entry.credential.account) where stale.credential.state == .erased {
+      try delete(stale)
+    }
+    var credential = entry.credential
+    credential.state = .erased
+    try update(entry, to: credential)
+  }
+
+  /// Brings back the newest erased item of an account as current.
+  public func restore(account: String) throws(MailcredError) -> Credential {
+    let found = try entries(account: account)
+    if found.contains(where: { $0.credential.state == .current }) {
+      throw .conflict(
+        "account '\(account)' already has a current secret; nothing to restore (remove it first to restore the erased one)",
+        .dataError)
+    }
+    guard let erased = found.first(where: { $0.credential.state == .erased }) else {
+      if found.isEmpty { throw .noSuchAccount(account) }
+      throw .conflict("account '\(account)' has no erased secret to restore", .dataError)
+    }
+    var credential = erased.credential
+    credential.state = .current
+    try update(erased, to: credential)
+    return credential
+  }
+
+  // MARK: Internals
+
+  private func validateAccountName(_ account: String, user: String) throws(MailcredError) {
+    do {
+      try MailcredCore.validateAccountName(account)
+      try validateUserName(user)
+    } catch { throw .input(error) }
+  }
+
+  /// After storing `credential`, deletes every other item of the account in the same state.
+  private func removeOthers(of credential: Credential) throws(MailcredError) {
+    let wanted = credential.attributes
+    for entry in try entries(account: credential.account) where entry.item.attributes != wanted {
+      if entry.credential.state == credential.state || credential.state == .current {
+        try delete(entry)
+      }
+    }
+  }
+
+  private func describeMissing(account: String, found: [Entry]) -> MailcredError {
+    if found.contains(where: \.item.locked) { return .keyring(.locked) }
+    if found.contains(where: { $0.credential.state == .pending }) {
+      return .conflict(
+        "account '\(account)' has only a pending rotation — run `mailcred rotate \(account) --resume` or `--abort`",
+        .temporaryFailure)
+    }
+    if found.contains(where: { $0.credential.state == .erased }) {
+      return .conflict(
+        "account '\(account)' was erased by a git credential helper call — `mailcred restore \(account)` brings it back",
+        .noSuchAccount)
+    }
+    return .noSuchAccount(account)
+  }
+}
+
+extension CredentialState {
+  var sortKey: Int {
+    switch self {
+    case .current: return 0
+    case .pending: return 1
+    case .erased: return 2
+    }
+  }
+}
+
+/// Runs a keyring call, wrapping its error into MailcredError.
+func wrap<T>(_ body: () throws(KeyringError) -> T) throws(MailcredError) -> T {
+  do { return try body() } catch { throw .keyring(error) }
+}

@@ -1,0 +1,96 @@
+import Synchronization
+
+/// A keyring in process memory, for fast tests of logic. It follows the Secret Service's rules that matter
+/// to mailcred: exact-attribute replacement on create, locked items visible to search but not to lookup.
+public final class InMemoryKeyring: Keyring {
+  private struct Stored {
+    var item: KeyringItem
+    var secret: [UInt8]
+  }
+
+  private let state = Mutex<(items: [Stored], next: Int, locked: Bool)>(([], 1, false))
+
+  public init() {}
+
+  /// Locks or unlocks every item, as locking the collection does.
+  public func setLocked(_ locked: Bool) {
+    state.withLock { $0.locked = locked }
+  }
+
+  public func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
+    state.withLock { s in
+      s.items.filter { matches($0.item.attributes, query) }.map {
+        var item = $0.item
+        item.locked = s.locked
+        return item
+      }
+    }
+  }
+
+  public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
+    let result: (found: [UInt8]?, locked: Bool) = state.withLock { s in
+      let hit = s.items.first { matches($0.item.attributes, query) }
+      return (s.locked ? nil : hit?.secret, s.locked && hit != nil)
+    }
+    if result.locked { throw .locked }
+    return result.found.map { SecretBytes(taking: $0) }
+  }
+
+  public func secret(of item: KeyringItem) throws(KeyringError) -> SecretBytes {
+    let result: Result<[UInt8], KeyringError> = state.withLock { s in
+      if s.locked { return .failure(.locked) }
+      guard let hit = s.items.first(where: { $0.item.id == item.id }) else {
+        return .failure(.failed("item \(item.id) no longer exists"))
+      }
+      return .success(hit.secret)
+    }
+    return try SecretBytes(taking: result.get())
+  }
+
+  public func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError) {
+    try SchemaAttribute.validate(attributes)
+    let bytes = secret.withUnsafeBytes { Array($0) }
+    let failure: KeyringError? = state.withLock { s in
+      if s.locked { return .locked }
+      if let index = s.items.firstIndex(where: { $0.item.attributes == attributes }) {
+        s.items[index].secret = bytes
+        s.items[index].item.label = label
+      } else {
+        s.items.append(Stored(item: KeyringItem(id: "mem/\(s.next)", label: label, attributes: attributes, locked: false), secret: bytes))
+        s.next += 1
+      }
+      return nil
+    }
+    if let failure { throw failure }
+  }
+
+  public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) {
+    try SchemaAttribute.validate(attributes)
+    let failure: KeyringError? = state.withLock { s in
+      if s.locked { return .locked }
+      guard let index = s.items.firstIndex(where: { $0.item.id == item.id }) else {
+        return .failed("item \(item.id) no longer exists")
+      }
+      s.items[index].item.attributes = attributes
+      s.items[index].item.label = label
+      return nil
+    }
+    if let failure { throw failure }
+  }
+
+  public func delete(_ item: KeyringItem) throws(KeyringError) {
+    let failure: KeyringError? = state.withLock { s in
+      if s.locked { return .locked }
+      guard let index = s.items.firstIndex(where: { $0.item.id == item.id }) else {
+        return .failed("item \(item.id) no longer exists")
+      }
+      s.items.remove(at: index)
+      return nil
+    }
+    if let failure { throw failure }
+  }
+}
+
+private func matches(_ attributes: [String: String], _ query: [String: String]) -> Bool {
+  query.allSatisfy { attributes[$0.key] == $0.value }
+}

@@ -1,0 +1,46 @@
+/// What `add`, `rotate` and the git helper accept as a secret (DESIGN.md): one line of valid UTF-8, no
+/// control characters; leading or trailing white space refused unless asked for (the classic pasted-space
+/// mistake); Google-style grouped app passwords (`abcd efgh ijkl mnop`) accepted without their spaces.
+public enum SecretRules {
+  public struct Accepted {
+    public var secret: SecretBytes
+    /// Something the user must be told (e.g. spaces removed), or nil.
+    public var note: String?
+  }
+
+  public static func accept(_ secret: SecretBytes, keepWhitespace: Bool = false) throws(InputError) -> Accepted {
+    let bytes = secret.bytes
+    if bytes.isEmpty { throw .secret("empty secret: nothing stored") }
+    if bytes.count > 4096 { throw .secret("secret longer than 4096 bytes: nothing stored") }
+    if bytes.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+      throw .secret("the secret contains a control character (NUL, CR, LF, ...): nothing stored")
+    }
+    if !secret.isValidUTF8 { throw .secret("the secret is not valid UTF-8: nothing stored") }
+    if isGroupedAppPassword(bytes) {
+      let joined = SecretBytes(taking: bytes.filter { $0 != 0x20 })
+      return Accepted(
+        secret: joined,
+        note: "removed the spaces from a grouped app password (Google shows them as 'abcd efgh ijkl mnop')")
+    }
+    let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+    if !keepWhitespace, let first = bytes.first, let last = bytes.last, isBlank(first) || isBlank(last) {
+      throw .secret(
+        "the secret starts or ends with white space, usually a copy-and-paste slip: nothing stored "
+          + "(use --keep-whitespace if it really does)")
+    }
+    return Accepted(secret: SecretBytes(taking: bytes), note: nil)
+  }
+
+  /// Four groups of four ASCII letters separated by single spaces.
+  static func isGroupedAppPassword(_ bytes: [UInt8]) -> Bool {
+    guard bytes.count == 19 else { return false }
+    for (index, byte) in bytes.enumerated() {
+      if index % 5 == 4 {
+        if byte != 0x20 { return false }
+      } else if !((byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a)) {
+        return false
+      }
+    }
+    return true
+  }
+}

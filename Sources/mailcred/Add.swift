@@ -1,0 +1,126 @@
+import ArgumentParser
+import MailcredCore
+
+extension Mailcred {
+  struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Store a password or app password, verified with a live AUTH first.",
+      discussion: """
+        The secret is read from a no-echo prompt (twice) or, with --password-stdin, from one line of standard \
+        input; never from the command line. Unless --no-check, it is verified against the server first: a \
+        rejected secret is not stored (exit 77); a temporary failure stores it with a warning.
+        """)
+
+    @Argument(help: "A name for the credential, used by `mailcred get NAME`.")
+    var account: String
+
+    @Option(help: "The login name (usually the email address).")
+    var user: String
+
+    @Option(help: ArgumentHelp("A provider preset (see `mailcred providers`).", valueName: "ID"))
+    var provider: String?
+
+    @Option(help: ArgumentHelp("SMTP submission server.", valueName: "HOST[:PORT]"))
+    var smtp: String?
+
+    @Option(name: .customLong("smtp-security"), help: ArgumentHelp("starttls, tls, or plain (loopback only).", valueName: "MODE"))
+    var smtpSecurity: TransportSecurity?
+
+    @Option(help: ArgumentHelp("IMAP server.", valueName: "HOST[:PORT]"))
+    var imap: String?
+
+    @Option(name: .customLong("imap-security"), help: ArgumentHelp("tls, starttls, or plain (loopback only).", valueName: "MODE"))
+    var imapSecurity: TransportSecurity?
+
+    @Option(help: "password or app-password (default: the provider's, else password).")
+    var kind: CredentialKind?
+
+    @Option(help: ArgumentHelp("When the secret was made (default: now).", valueName: "DATE"))
+    var created: String?
+
+    @OptionGroup var expiry: ExpiryOptions
+    @OptionGroup var secretInput: SecretInputOptions
+    @OptionGroup var live: LiveCheckOptions
+
+    @Flag(name: .customLong("no-check"), help: "Store without verifying the secret with the server.")
+    var noCheck = false
+
+    @Flag(help: "Replace an existing credential of the same name.")
+    var replace = false
+
+    func validate() throws {
+      if let provider, Provider.named(provider) == nil {
+        throw ValidationError("unknown provider '\(provider)' (see `mailcred providers`)")
+      }
+      if provider == nil && smtp == nil && imap == nil {
+        throw ValidationError("give --provider ID, or --smtp HOST[:PORT] and/or --imap HOST[:PORT]")
+      }
+    }
+
+    func run() async throws {
+      let environment = Environment.live()
+      let credential = try describe()
+      let preset = provider.flatMap(Provider.named)
+      for line in preset?.notes ?? [] { warn(line) }
+
+      // Refuse a duplicate before asking for a secret the user would type for nothing.
+      let existing = try reporting { () throws(MailcredError) in try environment.store.entries(account: account) }
+      if !existing.isEmpty && !replace { throw fail(.accountExists(account)) }
+
+      let secret = try secretInput.read(prompt: "Secret for \(account) (\(credential.user)): ")
+      var stored = credential
+      if !noCheck {
+        let results = await verify(credential, secret: secret, options: live)
+        if let rejection = results.first(where: { $0.verdict.isRejection }) {
+          printResult(rejection, account: account, provider: preset)
+          note("not stored: the server rejected this secret")
+          throw ExitCode(rejection.verdict.exitStatus.rawValue)
+        }
+        for result in results where result.verdict != .ok {
+          printResult(result, account: account, provider: preset)
+          warn("stored without a successful check (\(result.verdict.rawValue)); run `mailcred check \(account)` later")
+        }
+        stored.checked = now()
+        stored.checkResult = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus })?.rawValue
+      }
+      try reporting { () throws(MailcredError) in try environment.store.add(stored, secret: secret, replace: replace) }
+      let status = ExpiryStatus(expires: stored.expires, now: now())
+      note("stored \(account) (\(stored.kind.rawValue) for \(stored.user)); \(status)")
+    }
+
+    /// The credential's metadata from the options and the provider preset.
+    private func describe() throws(ExitCode) -> Credential {
+      let preset = provider.flatMap(Provider.named)
+      do {
+        try validateAccountName(account)
+        try validateUserName(user)
+        var smtpEndpoint = preset?.smtp
+        var imapEndpoint = preset?.imap
+        if let smtp { smtpEndpoint = try Endpoint.parse(smtp, proto: .smtp, security: smtpSecurity) }
+        else if let smtpSecurity, var endpoint = smtpEndpoint { endpoint.security = smtpSecurity; smtpEndpoint = endpoint }
+        if let imap { imapEndpoint = try Endpoint.parse(imap, proto: .imap, security: imapSecurity) }
+        else if let imapSecurity, var endpoint = imapEndpoint { endpoint.security = imapSecurity; imapEndpoint = endpoint }
+        for endpoint in [smtpEndpoint, imapEndpoint].compactMap({ $0 }) where endpoint.security == .plain && !endpoint.isLoopback {
+          throw InputError.invalid("security", "plain", "plain text is only allowed for a loopback host, not \(endpoint.host)")
+        }
+        let createdDate = try created.map { text throws(InputError) in try parseUserDate(text, option: "--created") } ?? now()
+        let expiresDate = try expiry.resolve(created: createdDate, provider: preset)
+        if let expiresDate, expiresDate <= createdDate {
+          throw InputError.invalid("--expires", expiry.expires ?? expiry.expiresIn ?? "", "the expiry is not after the creation date")
+        }
+        return Credential(
+          account: account, kind: kind ?? preset?.defaultKind ?? .password, user: user, smtp: smtpEndpoint,
+          imap: imapEndpoint, provider: preset?.id, created: createdDate, expires: expiresDate)
+      } catch let error as InputError {
+        throw fail(error)
+      } catch let error as ExitCode {
+        throw error
+      } catch {
+        throw fail(.usage("\(error)"))
+      }
+    }
+  }
+}
+
+extension TransportSecurity: ExpressibleByArgument {}
+extension CredentialKind: ExpressibleByArgument {}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import MailcredCore
+
+extension Mailcred {
+  struct Get: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print a credential's secret and a newline: for passwordeval, PassCmd and friends.",
+      discussion: """
+        On success stdout holds exactly the secret and "\\n". On any failure stdout stays empty (msmtp ignores \
+        the exit status, so an empty line is what stops it), a one-line reason goes to stderr, and the exit \
+        status says why: 67 no such account, 69 keyring unavailable or locked.
+        """)
+
+    @Argument(help: "The credential's name.")
+    var account: String
+
+    func run() throws {
+      let store = Environment.live().store
+      let secret = try reporting { () throws(MailcredError) in try store.secret(account: account) }
+      guard Terminal.writeSecretLine(secret) else {
+        throw fail(.configuration("cannot write to standard output"))
+      }
+    }
+  }
+}

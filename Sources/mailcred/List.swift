@@ -1,0 +1,34 @@
+import ArgumentParser
+import MailcredCore
+
+extension Mailcred {
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List every stored credential's metadata (never a secret).")
+
+    @Flag(help: "Write a JSON array (documented in mailcred(1)).")
+    var json = false
+
+    func run() throws {
+      let store = Environment.live().store
+      let entries = try reporting { () throws(MailcredError) in try store.all() }
+      let time = now()
+      if json {
+        Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
+        return
+      }
+      if entries.isEmpty {
+        note("no credentials stored yet — `mailcred add NAME --user USER --provider ID`")
+        return
+      }
+      let rows = entries.map { entry -> [String] in
+        let c = entry.credential
+        return [
+          c.account, c.kind.rawValue, c.user, c.smtp?.hostAndPort ?? "-", c.imap?.hostAndPort ?? "-",
+          shortDate(c.created), c.statusText(now: time), c.lastCheckText,
+        ]
+      }
+      Terminal.writeOut(table(["ACCOUNT", "KIND", "USER", "SMTP", "IMAP", "CREATED", "STATUS", "LAST CHECK"], rows))
+    }
+  }
+}

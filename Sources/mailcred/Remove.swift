@@ -1,0 +1,31 @@
+import ArgumentParser
+import MailcredCore
+
+extension Mailcred {
+  struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Delete a credential (its current, pending and erased items).")
+
+    @Argument(help: "The credential's name.")
+    var account: String
+
+    @Flag(name: [.short, .long], help: "Do not ask; required when there is no terminal.")
+    var yes = false
+
+    func run() throws {
+      let store = Environment.live().store
+      let entries = try reporting { () throws(MailcredError) in try store.entries(account: account) }
+      if entries.isEmpty { throw fail(.noSuchAccount(account)) }
+      if !yes {
+        guard Terminal.stdinIsTTY else {
+          throw fail(.usage("refusing to remove '\(account)' without --yes (no terminal to ask on)"))
+        }
+        guard Terminal.confirm("Remove \(account) (\(entries[0].credential.user)) from the keyring?") else {
+          throw fail(.usage("not removed"))
+        }
+      }
+      let count = try reporting { () throws(MailcredError) in try store.remove(account: account) }
+      note("removed \(account) (\(count) item\(count == 1 ? "" : "s"))")
+    }
+  }
+}
