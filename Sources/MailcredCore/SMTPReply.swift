@@ -123,11 +123,13 @@ struct SMTPCapabilities: Equatable {
 /// Server text made safe for a one-line message: control characters shown as `?`, at most 512 characters.
 func oneLine(_ text: String) -> String {
   var out = ""
+  var count = 0
   for scalar in text.unicodeScalars {
-    if out.unicodeScalars.count >= 512 {
+    if count == 512 {
       out += "…"
       break
     }
+    count += 1
     if scalar == "\t" {
       out += " "
     } else if scalar.value < 0x20 || scalar.value == 0x7f || scalar == "\u{FFFD}" {

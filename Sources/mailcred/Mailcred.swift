@@ -8,7 +8,7 @@ struct Mailcred: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       Add.self, Get.self, List.self, Show.self, Remove.self,
-      Restore.self, Providers.self,
+      Restore.self, Providers.self, CredentialHelper.self,
     ]
   )
 
