@@ -31,6 +31,7 @@ let package = Package(
       ]
     ),
     .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    .testTarget(name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore"]),
     .testTarget(
       name: "MailcredIntegrationTests",
       dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"]

@@ -62,10 +62,15 @@ public struct Endpoint: Sendable, Equatable, Codable {
   }
 
   /// Whether the host is a loopback address or name, where plain text may be allowed on request.
+  /// Names only `localhost`, a 127.0.0.0/8 dotted quad or `::1` — not a name that merely starts with "127.".
   public var isLoopback: Bool {
     let lower = host.lowercased()
-    return lower == "localhost" || lower == "::1" || lower.hasPrefix("127.")
-      || lower.hasSuffix(".localhost")
+    if lower == "localhost" || lower == "::1" || lower == "0:0:0:0:0:0:0:1" { return true }
+    let parts = lower.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4, parts[0] == "127" else { return false }
+    return parts.allSatisfy { part in
+      !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
+    }
   }
 }
 

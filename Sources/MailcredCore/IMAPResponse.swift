@@ -58,6 +58,8 @@ extension IMAPResponseCode: CustomStringConvertible {
 }
 
 /// A status response as one line for a result's detail: `NO [AUTHENTICATIONFAILED] Authentication failed.`
+/// A CAPABILITY code is left out: it is long and says nothing about the verdict.
 func imapSummary(_ status: String, _ code: IMAPResponseCode?, _ text: String) -> String {
-  oneLine(([status] + [code?.description, text].compactMap { $0 }.filter { !$0.isEmpty }).joined(separator: " "))
+  let shownCode = code?.name == "CAPABILITY" ? nil : code?.description
+  return oneLine(([status] + [shownCode, text].compactMap { $0 }.filter { !$0.isEmpty }).joined(separator: " "))
 }

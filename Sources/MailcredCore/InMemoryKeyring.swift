@@ -18,7 +18,8 @@ public final class InMemoryKeyring: Keyring {
   }
 
   public func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
-    state.withLock { s in
+    try SchemaAttribute.validate(query)
+    return state.withLock { s in
       s.items.filter { matches($0.item.attributes, query) }.map {
         var item = $0.item
         item.locked = s.locked
@@ -28,6 +29,7 @@ public final class InMemoryKeyring: Keyring {
   }
 
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
+    try SchemaAttribute.validate(query)
     let result: (found: [UInt8]?, locked: Bool) = state.withLock { s in
       let hit = s.items.first { matches($0.item.attributes, query) }
       return (s.locked ? nil : hit?.secret, s.locked && hit != nil)

@@ -1,4 +1,65 @@
 import MailcredCore
-// TEMPORARY until MailcredNet lands (not committed).
-func verify(_ credential: Credential, secret: SecretBytes, options: LiveCheckOptions) async -> [CheckResult] { [] }
-func printResult(_ result: CheckResult, account: String, provider: Provider?) {}
+import MailcredNet
+
+extension LiveCheckOptions {
+  var netOptions: CheckOptions { CheckOptions(timeout: timeout, caFile: caFile, allowPlaintext: allowPlaintext) }
+}
+
+/// Checks every endpoint of one credential concurrently.
+func verify(_ credential: Credential, secret: SecretBytes, options: LiveCheckOptions, only proto: MailProtocol? = nil) async -> [CheckResult] {
+  let jobs = credential.endpoints.filter { proto == nil || $0.proto == proto }.map {
+    CheckJob(endpoint: $0, user: credential.user, secret: secret)
+  }
+  return await checkAll(jobs, concurrency: max(jobs.count, 1), options: options.netOptions)
+}
+
+/// The worst verdict of several (77 over 76 over 75 over ok).
+func worst(_ results: [CheckResult]) -> CheckClass? {
+  results.map(\.verdict).max { $0.exitStatus < $1.exitStatus }
+}
+
+/// One human line per endpoint, and the hint when it did not authenticate.
+func resultLine(_ result: CheckResult, account: String) -> String {
+  let e = result.endpoint
+  let ms = Int((result.latency * 1000).rounded())
+  return "\(account)  \(e.proto.rawValue) \(e.hostAndPort) \(e.security.rawValue)  \(result.verdict.rawValue)  \(ms) ms  \(oneLine(result.detail))"
+}
+
+func printResult(_ result: CheckResult, account: String, provider: Provider?) {
+  Terminal.writeError(resultLine(result, account: account))
+  if result.verdict != .ok { Terminal.writeError("  hint: \(hint(for: result, provider: provider, account: account))") }
+}
+
+/// Server text folded onto one line and bounded, for tables and one-line errors.
+func oneLine(_ text: String) -> String {
+  var out = ""
+  for scalar in text.unicodeScalars.prefix(300) {
+    out.unicodeScalars.append(scalar.value < 0x20 || scalar.value == 0x7f ? " " : scalar)
+  }
+  return out
+}
+
+/// The machine form of one check (`check --json`, `audit --json`).
+struct CheckReport: Encodable {
+  var account: String
+  var `protocol`: String
+  var host: String
+  var port: Int
+  var security: String
+  var result: String
+  var latency_ms: Int
+  var detail: String
+  var hint: String?
+
+  init(_ result: CheckResult, account: String, provider: Provider?) {
+    self.account = account
+    self.protocol = result.endpoint.proto.rawValue
+    host = result.endpoint.host
+    port = result.endpoint.port
+    security = result.endpoint.security.rawValue
+    self.result = result.verdict.rawValue
+    latency_ms = Int((result.latency * 1000).rounded())
+    detail = result.detail
+    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account)
+  }
+}

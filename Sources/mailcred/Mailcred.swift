@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 
 @main
@@ -7,18 +10,36 @@ struct Mailcred: AsyncParsableCommand {
     abstract: "Keep mail passwords and app passwords in the Secret Service keyring, check them live, and hand them to msmtp, mbsync and git.",
     version: "0.1.0",
     subcommands: [
-      Add.self, Get.self, List.self, Show.self, Remove.self,
+      Add.self, Get.self, List.self, Show.self, Check.self, Audit.self, Rotate.self, Remove.self,
       Restore.self, Providers.self, CredentialHelper.self,
     ]
   )
 
   /// `git-credential-mailcred get` is `mailcred credential-helper get`: git finds helpers by that name.
+  /// Usage errors are one line (argument-parser would add the usage text), exit 64.
   static func main() async {
     Terminal.hardenProcess()
     var arguments = Array(CommandLine.arguments.dropFirst())
     if Terminal.basenameOfArgv0 == "git-credential-mailcred" {
       arguments.insert("credential-helper", at: 0)
     }
-    await main(arguments)
+    do {
+      var command = try parseAsRoot(arguments)
+      if var asyncCommand = command as? AsyncParsableCommand {
+        try await asyncCommand.run()
+      } else {
+        try command.run()
+      }
+    } catch let code as ExitCode {
+      Glibc.exit(code.rawValue)
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        Terminal.writeOut(fullMessage(for: error) + "\n")
+        Glibc.exit(0)
+      }
+      Terminal.writeError("mailcred: \(message(for: error)) (see `mailcred help`)")
+      Glibc.exit(code == .validationFailure ? 64 : code.rawValue)
+    }
   }
 }

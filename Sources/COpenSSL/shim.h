@@ -1,0 +1,30 @@
+// The system OpenSSL as MailcredNet uses it. Only MailcredNet imports this module.
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <openssl/crypto.h>
+
+// Callable stand-ins for OpenSSL's function-like macros, which Swift cannot import.
+
+static inline int mailcred_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+  return (int)SSL_set_tlsext_host_name(ssl, name);
+}
+
+static inline int mailcred_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
+  return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+
+static inline long mailcred_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
+  return SSL_CTX_set_mode(ctx, mode);
+}
+
+// Non-blocking writes may be retried from a different buffer address (Swift arrays move).
+static inline long mailcred_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) {
+  return SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
+}
+
+// SSL_OP_* are built with SSL_OP_BIT(n), a function-like macro.
+static inline uint64_t mailcred_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
+static inline uint64_t mailcred_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+
+static inline void mailcred_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }

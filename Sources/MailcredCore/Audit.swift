@@ -1,0 +1,64 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One credential's line in an audit: its expiry and the checks of its endpoints.
+public struct AuditRow: Sendable {
+  public var credential: Credential
+  public var expiry: ExpiryStatus
+  public var checks: [CheckResult]
+  /// What the user must do about it, if anything.
+  public var attention: Attention
+
+  public enum Attention: Int, Sendable, Comparable {
+    case none = 0
+    case warning = 1  // expiring soon, pending or erased item, not checked
+    case failing = 2  // expired, or a check that did not authenticate
+
+    public static func < (a: Attention, b: Attention) -> Bool { a.rawValue < b.rawValue }
+  }
+
+  /// The exit status this row alone would give.
+  public var exitStatus: ExitStatus {
+    let checkStatus = checks.map(\.verdict.exitStatus).max() ?? .ok
+    if case .expired = expiry, credential.state == .current {
+      // An expired secret needs rotating whether or not the server still takes it.
+      return max(checkStatus, .authenticationRejected)
+    }
+    return checkStatus
+  }
+
+  public var worstCheck: CheckClass? { checks.map(\.verdict).max { $0.exitStatus < $1.exitStatus } }
+}
+
+public enum Audit {
+  /// Builds the rows, worst first (then by account).
+  public static func rows(
+    entries: [CredentialStore.Entry], results: [String: [CheckResult]], now: Date, warningDays: Int
+  ) -> [AuditRow] {
+    let rows = entries.map { entry -> AuditRow in
+      let c = entry.credential
+      let expiry = ExpiryStatus(expires: c.expires, now: now, warningDays: warningDays)
+      let checks = c.state == .current ? (results[c.account] ?? []) : []
+      var attention = AuditRow.Attention.none
+      if c.state != .current { attention = .warning }
+      if case .expiresSoon = expiry { attention = max(attention, .warning) }
+      if case .expired = expiry, c.state == .current { attention = .failing }
+      if checks.contains(where: { $0.verdict != .ok }) { attention = .failing }
+      return AuditRow(credential: c, expiry: expiry, checks: checks, attention: attention)
+    }
+    return rows.sorted {
+      if $0.exitStatus != $1.exitStatus { return $0.exitStatus > $1.exitStatus }
+      if $0.attention != $1.attention { return $0.attention > $1.attention }
+      return $0.credential.account < $1.credential.account
+    }
+  }
+
+  /// 0 only when every current credential authenticates and none is expired; otherwise the worst class
+  /// (77 over 76 over 75). Expiring soon is a warning and does not fail.
+  public static func exitStatus(_ rows: [AuditRow]) -> ExitStatus {
+    rows.map(\.exitStatus).max() ?? .ok
+  }
+}

@@ -1,0 +1,158 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Replacing a secret without ever losing the working one.
+///
+/// The keyring has no transaction across items, so the writes are ordered so that a kill at any point
+/// leaves a `current` item whose secret works:
+///   1. store the new secret as a `pending` item      (old current untouched; `get` returns the old secret)
+///   2. verify the pending secret with a live AUTH    (rejected: delete pending, old untouched)
+///   3. mark the pending item `current`               (two current items, both verified; either works)
+///   4. delete the old current item                   (only the new one left)
+/// A kill after 1 or 2 leaves a stale `pending` item; after 3, two current items. `rotate --resume` and
+/// `--abort` settle both; every other command reports them.
+public struct Rotation: Sendable {
+  public typealias Verifier = @Sendable (Credential, SecretBytes) async -> [CheckResult]
+
+  public let store: CredentialStore
+  /// Called between steps with the step number; a debug-build test hook pauses there so that tests can
+  /// kill the process at each point. Release behaviour: nothing.
+  public var checkpoint: @Sendable (Int) -> Void = { _ in }
+
+  public init(store: CredentialStore) { self.store = store }
+
+  public enum Outcome: Sendable {
+    /// The new secret is current; `results` are the checks that admitted it (empty with --no-check).
+    case rotated(Credential, [CheckResult])
+    /// The new secret was rejected; the old one is untouched.
+    case rejected([CheckResult])
+    /// The new secret could not be verified now (timeout, 4xx, TLS); the old one is untouched.
+    case notVerified([CheckResult])
+  }
+
+  /// Interrupted rotations of an account, if any.
+  public enum Leftover: Equatable, Sendable {
+    case none
+    case pending
+    case twoCurrent
+  }
+
+  public func leftover(account: String) throws(MailcredError) -> Leftover {
+    let entries = try store.entries(account: account)
+    if entries.filter({ $0.credential.state == .current }).count > 1 { return .twoCurrent }
+    if entries.contains(where: { $0.credential.state == .pending }) { return .pending }
+    return .none
+  }
+
+  /// Rotates `account` to `secret`. `verify` nil means --no-check.
+  public func rotate(
+    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
+  ) async throws(MailcredError) -> Outcome {
+    if try leftover(account: account) != .none {
+      throw .conflict(
+        "an earlier rotation of '\(account)' was interrupted — run `mailcred rotate \(account) --resume` or `--abort` first",
+        .temporaryFailure)
+    }
+    let old = try store.current(account: account)
+    if try store.secret(of: old) == secret {
+      throw .conflict("the new secret is the same as the current one: nothing changed", .dataError)
+    }
+    checkpoint(1)
+    var fresh = old.credential
+    fresh.state = .pending
+    fresh.created = now
+    fresh.expires = expires
+    fresh.checked = nil
+    fresh.checkResult = nil
+    try wrap { () throws(KeyringError) in
+      try store.keyring.create(attributes: fresh.attributes, label: fresh.label, secret: secret)
+    }
+    checkpoint(2)
+    var results: [CheckResult] = []
+    if let verify {
+      results = await verify(fresh, secret)
+      checkpoint(3)
+      if let verdict = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus }), verdict != .ok {
+        try deletePending(account: account)
+        checkpoint(4)
+        return verdict.isRejection ? .rejected(results) : .notVerified(results)
+      }
+      fresh.checked = now
+      fresh.checkResult = CheckClass.ok.rawValue
+    }
+    checkpoint(5)
+    let promoted = try promotePending(account: account, as: fresh)
+    checkpoint(6)
+    try store.delete(old)
+    checkpoint(7)
+    return .rotated(promoted, results)
+  }
+
+  /// Finishes an interrupted rotation: a pending item is verified (unless `verify` is nil) and promoted; of
+  /// two current items the newest stays.
+  public func resume(account: String, now: Date, verify: Verifier?) async throws(MailcredError) -> Outcome {
+    let entries = try store.entries(account: account)
+    let currents = entries.filter { $0.credential.state == .current }
+    if currents.count > 1 {
+      // Both were verified before step 3; the newest is what the user rotated to.
+      for stale in currents.dropFirst() { try store.delete(stale) }
+      return .rotated(currents[0].credential, [])
+    }
+    guard let pending = entries.first(where: { $0.credential.state == .pending }) else {
+      throw .conflict("no interrupted rotation of '\(account)' to resume", .dataError)
+    }
+    var fresh = pending.credential
+    var results: [CheckResult] = []
+    if let verify {
+      let secret = try store.secret(of: pending)
+      results = await verify(fresh, secret)
+      if let verdict = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus }), verdict != .ok {
+        if verdict.isRejection { try deletePending(account: account) }
+        return verdict.isRejection ? .rejected(results) : .notVerified(results)
+      }
+      fresh.checked = now
+      fresh.checkResult = CheckClass.ok.rawValue
+    }
+    let promoted = try promotePending(account: account, as: fresh)
+    for old in currents { try store.delete(old) }
+    return .rotated(promoted, results)
+  }
+
+  /// Undoes an interrupted rotation: pending items go; of two current items the oldest stays.
+  public func abort(account: String) throws(MailcredError) -> Int {
+    let entries = try store.entries(account: account)
+    var removed = 0
+    for entry in entries where entry.credential.state == .pending {
+      try store.delete(entry)
+      removed += 1
+    }
+    let currents = entries.filter { $0.credential.state == .current }
+    if currents.count > 1 {
+      for newer in currents.dropLast() {
+        try store.delete(newer)
+        removed += 1
+      }
+    }
+    if removed == 0 { throw .conflict("no interrupted rotation of '\(account)' to abort", .dataError) }
+    return removed
+  }
+
+  private func deletePending(account: String) throws(MailcredError) {
+    for entry in try store.entries(account: account) where entry.credential.state == .pending {
+      try store.delete(entry)
+    }
+  }
+
+  private func promotePending(account: String, as credential: Credential) throws(MailcredError) -> Credential {
+    guard let pending = try store.entries(account: account).first(where: { $0.credential.state == .pending }) else {
+      throw .conflict("the pending item of '\(account)' disappeared during the rotation", .temporaryFailure)
+    }
+    var promoted = credential
+    promoted.state = .current
+    try store.update(pending, to: promoted)
+    return promoted
+  }
+}

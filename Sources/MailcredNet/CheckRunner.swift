@@ -1,0 +1,143 @@
+import MailcredCore
+
+/// One whole check on the calling thread: connect, drive the protocol's exchange, classify. Blocks; callers
+/// run it on a dedicated thread.
+func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions) -> CheckResult {
+  var started = monotonicSeconds()
+  func result(_ verdict: CheckClass, _ detail: String) -> CheckResult {
+    CheckResult(endpoint: endpoint, verdict: verdict, detail: detail, latency: monotonicSeconds() - started)
+  }
+
+  if endpoint.security == .plain && !(options.allowPlaintext && endpoint.isLoopback) {
+    return result(.protocolError, plaintextRefusal(endpoint))
+  }
+  // Local work (parsing the trust store) happens before the clock starts: the deadline is for the network.
+  var context: TLSClientContext?
+  if endpoint.security != .plain {
+    do {
+      context = try TLSClientContext.shared(caFile: options.caFile)
+    } catch {
+      return result(error.checkClass, error.description)
+    }
+  }
+  started = monotonicSeconds()
+  let deadline = Deadline(secondsFromNow: options.timeout)
+  let timeoutText = "no answer within \(formatSeconds(options.timeout)) s"
+  func failure(_ error: NetError) -> CheckResult {
+    if case .timeout(let what) = error { return result(.timeout, "\(timeoutText) (\(what))") }
+    return result(error.checkClass, error.description)
+  }
+
+  let connection: LineConnection
+  do {
+    connection = LineConnection(try connectTCP(host: endpoint.host, port: endpoint.port, deadline: deadline))
+    // The name said loopback; the address we reached must agree before anything goes out in clear.
+    if endpoint.security == .plain && !connection.peer.isLoopback {
+      return result(.protocolError, plaintextRefusal(endpoint) + " (\(endpoint.host) is \(connection.peer.numericHost))")
+    }
+    if endpoint.security == .tls, let context {
+      try connection.startTLS(context: context, host: endpoint.host, upgrading: false, deadline: deadline)
+    }
+  } catch {
+    return failure(error)
+  }
+
+  var driver = ExchangeDriver(
+    connection: connection, deadline: deadline, context: context, host: endpoint.host, timeoutText: timeoutText)
+  let outcome: (CheckClass, String)
+  switch endpoint.proto {
+  case .smtp:
+    var exchange = SMTPAuthExchange(
+      user: user, secret: secret, security: endpoint.security,
+      clientName: connection.localAddress?.addressLiteral ?? "[127.0.0.1]")
+    outcome = driver.run(&exchange)
+  case .imap:
+    var exchange = IMAPAuthExchange(user: user, secret: secret, security: endpoint.security)
+    outcome = driver.run(&exchange)
+  }
+  let verdict = result(outcome.0, outcome.1)
+  driver.sayGoodbye()
+  return verdict
+}
+
+private func plaintextRefusal(_ endpoint: Endpoint) -> String {
+  "refusing to send a secret to \(endpoint.hostAndPort) without TLS: plain text is allowed only to a "
+    + "loopback address, and only when explicitly permitted"
+}
+
+private func formatSeconds(_ seconds: Double) -> String {
+  seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+}
+
+/// Moves bytes between a connection and an exchange until the exchange reaches a verdict.
+private struct ExchangeDriver {
+  let connection: LineConnection
+  let deadline: Deadline
+  let context: TLSClientContext?
+  let host: String
+  let timeoutText: String
+  private var farewell: [UInt8]?
+  /// What the server is expected to answer, for timeout messages.
+  private var awaiting = "waiting for the greeting"
+
+  init(connection: LineConnection, deadline: Deadline, context: TLSClientContext?, host: String, timeoutText: String) {
+    self.connection = connection
+    self.deadline = deadline
+    self.context = context
+    self.host = host
+    self.timeoutText = timeoutText
+  }
+
+  mutating func run<Exchange: AuthExchange>(_ exchange: inout Exchange) -> (CheckClass, String) {
+    var step = AuthStep.readLine
+    do throws(NetError) {
+      while true {
+        switch step {
+        case .readLine:
+          let line: [UInt8]
+          do {
+            line = try connection.readLine(deadline: deadline)
+          } catch .closed {
+            return exchange.verdictOnClose()
+          }
+          step = exchange.receive(line)
+        case .send(let bytes):
+          awaiting = "waiting for the reply to " + commandName(bytes)
+          try connection.write(bytes, deadline: deadline)
+          step = .readLine
+        case .sendSecret(let secret):
+          awaiting = "waiting for the reply to the credentials"
+          defer { secret.wipe() }
+          try connection.write(secret, deadline: deadline)
+          step = .readLine
+        case .startTLS:
+          awaiting = "during the TLS handshake"
+          guard let context else { throw NetError.tls("no TLS context") }
+          try connection.startTLS(context: context, host: host, upgrading: true, deadline: deadline)
+          step = exchange.tlsEstablished()
+        case .finished(let verdict, let detail, let farewell):
+          // A server that sent garbage gets no QUIT: waiting for its answer would only add a second.
+          self.farewell = verdict == .protocolError ? nil : farewell
+          return (verdict, detail)
+        }
+      }
+    } catch {
+      if case .timeout = error { return (.timeout, "\(timeoutText) (\(awaiting))") }
+      return (error.checkClass, error.description)
+    }
+  }
+
+  /// QUIT / LOGOUT and its answer, briefly: politeness, never part of the verdict.
+  func sayGoodbye() {
+    guard let farewell else { return }
+    let brief = deadline.capped(at: 1)
+    guard brief.remaining > 0, (try? connection.write(farewell, deadline: brief)) != nil else { return }
+    _ = try? connection.readLine(deadline: brief)
+  }
+}
+
+/// `EHLO`, `A1 CAPABILITY`: the command word(s) of a line we sent, for messages.
+private func commandName(_ bytes: [UInt8]) -> String {
+  let line = bytes.prefix { $0 != 13 && $0 != 10 }
+  return String(decoding: line.prefix(40), as: UTF8.self)
+}

@@ -1,0 +1,161 @@
+import ArgumentParser
+import MailcredCore
+import MailcredNet
+
+extension Mailcred {
+  struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Check every stored credential at once: expiry and a live AUTH, worst first.",
+      discussion: """
+        Exit status: 0 only when every credential authenticates and none is expired; otherwise the worst \
+        class found (77 rejected or expired, over 76 TLS/protocol, over 75 temporary). Credentials expiring \
+        within --warn-days are listed as warnings and do not change the exit status.
+        """)
+
+    @Flag(help: "Write one JSON document (documented in mailcred(1)).")
+    var json = false
+
+    @Option(help: "How many checks run at once.")
+    var jobs: Int = 32
+
+    @Flag(help: "Only look at expiry dates; make no connection.")
+    var offline = false
+
+    @Option(name: .customLong("warn-days"), help: "Warn about credentials expiring within this many days.")
+    var warnDays: Int = ExpiryStatus.defaultWarningDays
+
+    @Flag(help: "Send a desktop notification (notify-send) when something needs attention.")
+    var notify = false
+
+    @OptionGroup var live: LiveCheckOptions
+
+    func validate() throws {
+      if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs takes 1 to 1024") }
+      if warnDays < 0 || warnDays > 3660 { throw ValidationError("--warn-days takes 0 to 3660") }
+    }
+
+    func run() async throws {
+      let store = Environment.live().store
+      let entries = try reporting { () throws(MailcredError) in try store.all() }
+      let time = now()
+      var results: [String: [CheckResult]] = [:]
+      if !offline {
+        results = try await checkEveryCredential(entries, store: store)
+        for entry in entries where entry.credential.state == .current {
+          if let mine = results[entry.credential.account] { record(mine, on: entry, at: time, store: store) }
+        }
+      }
+      let rows = MailcredCore.Audit.rows(entries: entries, results: results, now: time, warningDays: warnDays)
+      let status = MailcredCore.Audit.exitStatus(rows)
+      if json {
+        Terminal.writeOut(encodeJSON(AuditDocument(rows: rows, now: time, warnDays: warnDays, status: status, offline: offline)))
+      } else {
+        printTable(rows, now: time)
+      }
+      if notify { notifyDesktop(rows) }
+      if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    private func checkEveryCredential(_ entries: [CredentialStore.Entry], store: CredentialStore) async throws -> [String: [CheckResult]] {
+      var jobsList: [CheckJob] = []
+      var owners: [String] = []
+      for entry in entries where entry.credential.state == .current && !entry.item.locked {
+        let secret = try reporting { () throws(MailcredError) in try store.secret(of: entry) }
+        for endpoint in entry.credential.endpoints {
+          jobsList.append(CheckJob(endpoint: endpoint, user: entry.credential.user, secret: secret))
+          owners.append(entry.credential.account)
+        }
+      }
+      let progress = Terminal.stderrIsTTY && !json ? ProgressLine(total: jobsList.count) : nil
+      progress?.show(0)
+      let results = await checkAll(jobsList, concurrency: jobs, options: live.netOptions) { done in progress?.show(done) }
+      progress?.clear()
+      var byAccount: [String: [CheckResult]] = [:]
+      for (account, result) in zip(owners, results) { byAccount[account, default: []].append(result) }
+      return byAccount
+    }
+
+    private func printTable(_ rows: [AuditRow], now time: MailcredDate) {
+      if rows.isEmpty {
+        note("no credentials stored")
+        return
+      }
+      let table = rows.map { row -> [String] in
+        let c = row.credential
+        let age = Int(time.timeIntervalSince(c.created) / 86400)
+        let checks = offline ? "not checked" : (c.state != .current ? "-" : row.checks.map { "\($0.endpoint.proto.rawValue) \($0.verdict.rawValue)" }.joined(separator: ", "))
+        return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(now: time, warningDays: warnDays), checks]
+      }
+      Terminal.writeOut(MailcredCLI.table(["ACCOUNT", "KIND", "USER", "PROVIDER", "AGE", "EXPIRY", "CHECK"], table))
+      for row in rows where row.attention != .none {
+        let provider = row.credential.provider.flatMap(Provider.named)
+        for check in row.checks where check.verdict != .ok {
+          Terminal.writeOut("\(row.credential.account): \(check.endpoint.proto.rawValue) \(check.verdict.rawValue): \(oneLine(check.detail))\n")
+          Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account))\n")
+        }
+        if case .expired = row.expiry, row.credential.state == .current {
+          Terminal.writeOut("\(row.credential.account): \(row.expiry) — `mailcred rotate \(row.credential.account)`\n")
+        }
+        if row.credential.state == .pending {
+          Terminal.writeOut("\(row.credential.account): an interrupted rotation — `mailcred rotate \(row.credential.account) --resume` or `--abort`\n")
+        }
+      }
+    }
+
+    private func notifyDesktop(_ rows: [AuditRow]) {
+      let failing = rows.filter { $0.attention == .failing }.map(\.credential.account)
+      let warning = rows.filter { $0.attention == .warning }.map(\.credential.account)
+      guard !failing.isEmpty || !warning.isEmpty else { return }
+      var body: [String] = []
+      if !failing.isEmpty { body.append("failing: " + failing.joined(separator: ", ")) }
+      if !warning.isEmpty { body.append("attention: " + warning.joined(separator: ", ")) }
+      // Silently skipped when notify-send is not installed: the exit status still says it.
+      _ = spawnAndWait("notify-send", ["--app-name=mailcred", "mailcred audit", body.joined(separator: "\n")])
+    }
+  }
+}
+
+/// `audit --json`: one document.
+struct AuditDocument: Encodable {
+  struct Row: Encodable {
+    var credential: CredentialReport
+    var age_days: Int
+    var attention: String
+    var checks: [CheckReport]
+    var exit_status: Int32
+  }
+
+  var generated: String
+  var offline: Bool
+  var warn_days: Int
+  var exit_status: Int32
+  var credentials: [Row]
+
+  init(rows: [AuditRow], now: MailcredDate, warnDays: Int, status: ExitStatus, offline: Bool) {
+    generated = RFC3339.format(now)
+    self.offline = offline
+    warn_days = warnDays
+    exit_status = status.rawValue
+    credentials = rows.map { row in
+      let provider = row.credential.provider.flatMap(Provider.named)
+      return Row(
+        credential: CredentialReport(row.credential, now: now, warningDays: warnDays),
+        age_days: Int(now.timeIntervalSince(row.credential.created) / 86400),
+        attention: ["none", "warning", "failing"][row.attention.rawValue],
+        checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider) },
+        exit_status: row.exitStatus.rawValue)
+    }
+  }
+}
+
+/// `checked 12/40` on stderr, rewritten in place; only on a terminal.
+final class ProgressLine: @unchecked Sendable {
+  let total: Int
+  init(total: Int) { self.total = total }
+  func show(_ done: Int) { Terminal.writeAll(2, Array("\rmailcred: checked \(done)/\(total)".utf8)) }
+  func clear() { Terminal.writeAll(2, Array("\r\u{1b}[K".utf8)) }
+}
+
+enum MailcredCLI {
+  static func table(_ header: [String], _ rows: [[String]]) -> String { mailcred.table(header, rows) }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import MailcredCore
+import MailcredNet
+
+extension Mailcred {
+  struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Verify stored credentials with a live AUTH and say why one fails.",
+      discussion: """
+        SMTP: EHLO, STARTTLS (required unless implicit TLS), EHLO, AUTH PLAIN or LOGIN, QUIT. IMAP: \
+        STARTTLS or implicit TLS, AUTHENTICATE PLAIN or LOGIN, LOGOUT. Certificates and host names are \
+        verified. Exit status: 0 all ok, 77 a secret was rejected, 76 TLS/protocol problem, 75 temporary \
+        (timeout, refused, DNS, 4xx).
+        """)
+
+    @Argument(help: "Accounts to check.")
+    var accounts: [String] = []
+
+    @Flag(help: "Check every stored credential.")
+    var all = false
+
+    @Option(name: .customLong("protocol"), help: "Only this protocol's endpoint: smtp or imap.")
+    var proto: MailProtocol?
+
+    @Option(help: "How many checks run at once with --all.")
+    var jobs: Int = 16
+
+    @OptionGroup var live: LiveCheckOptions
+
+    @Flag(help: "Write a JSON array of results.")
+    var json = false
+
+    func validate() throws {
+      if all == accounts.isEmpty { throw ValidationError("name accounts to check, or --all") }
+      if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs takes 1 to 1024") }
+    }
+
+    func run() async throws {
+      let store = Environment.live().store
+      let entries: [CredentialStore.Entry] = try reporting { () throws(MailcredError) in
+        if all { return try store.all().filter { $0.credential.state == .current } }
+        return try accounts.map { account throws(MailcredError) in try store.current(account: account) }
+      }
+      var jobsList: [CheckJob] = []
+      var owners: [Int] = []
+      for (index, entry) in entries.enumerated() {
+        let secret = try reporting { () throws(MailcredError) in try store.secret(of: entry) }
+        for endpoint in entry.credential.endpoints where proto == nil || endpoint.proto == proto {
+          jobsList.append(CheckJob(endpoint: endpoint, user: entry.credential.user, secret: secret))
+          owners.append(index)
+        }
+      }
+      if jobsList.isEmpty { throw fail(.configuration("nothing to check: no \(proto?.rawValue ?? "SMTP or IMAP") endpoint stored")) }
+      let results = await checkAll(jobsList, concurrency: jobs, options: live.netOptions)
+      let checkedAt = now()
+
+      var reports: [CheckReport] = []
+      for (index, entry) in entries.enumerated() {
+        let mine = zip(owners, results).filter { $0.0 == index }.map(\.1)
+        guard !mine.isEmpty else { continue }
+        let provider = entry.credential.provider.flatMap(Provider.named)
+        for result in mine {
+          if json {
+            reports.append(CheckReport(result, account: entry.credential.account, provider: provider))
+          } else {
+            Terminal.writeOut(resultLine(result, account: entry.credential.account) + "\n")
+            if result.verdict != .ok {
+              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account))\n")
+            }
+          }
+        }
+        record(mine, on: entry, at: checkedAt, store: store)
+      }
+      if json { Terminal.writeOut(encodeJSON(reports)) }
+      if let verdict = worst(results), verdict != .ok { throw ExitCode(verdict.exitStatus.rawValue) }
+    }
+  }
+}
+
+/// Remembers the last check on the item (`checked`, `check-result`) so that `list` and `rotate` know it
+/// without the network. A failure to record is a warning: the check itself happened.
+func record(_ results: [CheckResult], on entry: CredentialStore.Entry, at time: MailcredDate, store: CredentialStore) {
+  guard let verdict = worst(results) else { return }
+  var credential = entry.credential
+  credential.checked = time
+  credential.checkResult = verdict.rawValue
+  do { try store.update(entry, to: credential) } catch { warn("could not record the check result: \(error.description)") }
+}
+
+extension MailProtocol: ExpressibleByArgument {}

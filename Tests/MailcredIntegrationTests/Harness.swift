@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// The test environment that `scripts/test` starts (private D-Bus, gnome-keyring, Dovecot, aiosmtpd) and
+/// describes in environment variables. Integration tests run only inside it.
+enum Harness {
+  static let environment = ProcessInfo.processInfo.environment
+
+  /// Set by scripts/test-env; without it the real-keyring and real-server tests are skipped, and
+  /// scripts/test always sets it.
+  static var directory: String? { environment["MAILCRED_TEST_DIR"] }
+  static var available: Bool { directory != nil && binary != nil }
+
+  static var binary: String? {
+    if let path = environment["MAILCRED_BIN"] { return path }
+    return nil
+  }
+
+  static var caFile: String { environment["MAILCRED_TEST_CA"] ?? "" }
+  static func port(_ name: String) -> Int { Int(environment["MAILCRED_TEST_\(name)_PORT"] ?? "") ?? 0 }
+  static var submissionPort: Int { port("SUBMISSION") }
+  static var submissionsPort: Int { port("SUBMISSIONS") }
+  static var imapPort: Int { port("IMAP") }
+  static var imapsPort: Int { port("IMAPS") }
+  static var aiosmtpdPort: Int { port("AIOSMTPD") }
+  static var scripts: String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("scripts").path
+  }
+
+  struct Output {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var seconds: Double
+    var stdoutBytes: [UInt8]
+  }
+
+  /// Runs a program with optional stdin, extra environment, and a hard deadline (a hang fails the test
+  /// instead of blocking the suite).
+  @discardableResult
+  static func run(
+    _ executable: String, _ arguments: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil,
+    environment extra: [String: String?] = [:], deadline: Double = 60
+  ) throws -> Output {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = environment
+    for (key, value) in extra { env[key] = value }
+    process.environment = env
+    let input = Pipe()
+    let output = Pipe()
+    let error = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = error
+    let start = Date()
+    try process.run()
+    if let bytes = stdinBytes ?? stdin.map({ Array($0.utf8) }) {
+      input.fileHandleForWriting.write(Data(bytes))
+    }
+    try? input.fileHandleForWriting.close()
+    // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
+    nonisolated(unsafe) var outData = Data()
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+      outData = output.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    group.enter()
+    DispatchQueue.global().async {
+      errData = error.fileHandleForReading.readDataToEndOfFile()
+      group.leave()
+    }
+    let timer = DispatchSource.makeTimerSource()
+    timer.schedule(deadline: .now() + deadline)
+    timer.setEventHandler { if process.isRunning { process.terminate() } }
+    timer.resume()
+    process.waitUntilExit()
+    timer.cancel()
+    // A grandchild that keeps our pipes open must not hang the suite either.
+    if group.wait(timeout: .now() + 5) == .timedOut {
+      Issue.record("\(executable) left a process holding its output open")
+    }
+    let seconds = Date().timeIntervalSince(start)
+    if seconds >= deadline { Issue.record("\(executable) \(arguments) hit the \(deadline) s deadline") }
+    return Output(
+      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self), seconds: seconds, stdoutBytes: Array(outData))
+  }
+
+  /// Runs the built `mailcred`.
+  @discardableResult
+  static func mailcred(_ arguments: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, environment: [String: String?] = [:], deadline: Double = 60) throws -> Output {
+    try run(try #require(binary), arguments, stdin: stdin, stdinBytes: stdinBytes, environment: environment, deadline: deadline)
+  }
+
+  /// Creates or changes a mail user on the harness servers (password on stdin, never argv).
+  static func setPassword(user: String, password: String) throws {
+    let result = try run(scripts + "/harness/set-password", [try #require(directory), user], stdin: password + "\n")
+    #expect(result.status == 0, "set-password failed: \(result.stderr)")
+  }
+
+  static func lockKeyring() throws {
+    let result = try run(scripts + "/harness/keyring-lock", [try #require(directory)])
+    #expect(result.status == 0, "keyring-lock failed: \(result.stderr)")
+  }
+
+  static func unlockKeyring() throws {
+    let result = try run(scripts + "/harness/keyring-unlock", [try #require(directory)])
+    #expect(result.status == 0, "keyring-unlock failed: \(result.stderr)")
+  }
+
+  /// A unique name per test so that a failure leaves nothing that breaks the next test.
+  static func uniqueName(_ prefix: String) -> String {
+    "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+  }
+
+  /// Every secret the tests store contains this marker, so the leak check can find any copy of one.
+  static let canary = "MCANARY7q"
+}

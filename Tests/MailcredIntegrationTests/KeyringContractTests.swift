@@ -1,0 +1,117 @@
+import Foundation
+import MailcredCore
+import MailcredKeyring
+import Testing
+
+/// Every suite that touches the one real keyring (some lock it) runs inside this serialized parent, so
+/// no two of them overlap; unit and network suites still run in parallel.
+@Suite(.serialized) struct RealKeyringTests {}
+
+extension RealKeyringTests {
+/// The `Keyring` contract, run against both the in-memory keyring and the real gnome-keyring.
+@Suite struct KeyringContractTests {
+  enum Kind: String, CaseIterable, CustomTestStringConvertible {
+    case inMemory, secretService
+    var testDescription: String { rawValue }
+  }
+
+  static var kinds: [Kind] { Harness.available ? Kind.allCases : [.inMemory] }
+
+  func make(_ kind: Kind) -> any Keyring {
+    switch kind {
+    case .inMemory: return InMemoryKeyring()
+    case .secretService: return SecretServiceKeyring()
+    }
+  }
+
+  func attributes(_ account: String, state: String = "current") -> [String: String] {
+    ["account": account, "kind": "password", "user": "u@example.test", "created": "2026-11-30T00:00:00Z", "state": state]
+  }
+
+  func secret(_ text: String) -> SecretBytes { SecretBytes(taking: Array(text.utf8)) }
+
+  @Test(arguments: kinds)
+  func createLookupSearchDelete(kind: Kind) throws {
+    let keyring = make(kind)
+    let account = Harness.uniqueName("contract")
+    try keyring.create(attributes: attributes(account), label: "label \(account)", secret: secret("s1 \(Harness.canary)"))
+    let found = try keyring.lookup(["account": account])
+    #expect(found.map { String(decoding: $0.bytes, as: UTF8.self) } == "s1 \(Harness.canary)")
+    let items = try keyring.search(["account": account])
+    #expect(items.count == 1)
+    #expect(items.first?.attributes == attributes(account))
+    #expect(items.first?.label == "label \(account)")
+    #expect(items.first?.locked == false)
+    let item = try #require(items.first)
+    #expect(String(decoding: try keyring.secret(of: item).bytes, as: UTF8.self) == "s1 \(Harness.canary)")
+    try keyring.delete(item)
+    #expect(try keyring.lookup(["account": account]) == nil)
+    #expect(try keyring.search(["account": account]).isEmpty)
+  }
+
+  @Test(arguments: kinds)
+  func createWithSameAttributesReplacesTheSecret(kind: Kind) throws {
+    let keyring = make(kind)
+    let account = Harness.uniqueName("contract")
+    try keyring.create(attributes: attributes(account), label: "l", secret: secret("first"))
+    try keyring.create(attributes: attributes(account), label: "l", secret: secret("second"))
+    #expect(try keyring.search(["account": account]).count == 1)
+    #expect(try keyring.lookup(["account": account]).map { String(decoding: $0.bytes, as: UTF8.self) } == "second")
+    for item in try keyring.search(["account": account]) { try keyring.delete(item) }
+  }
+
+  @Test(arguments: kinds)
+  func updateChangesAttributesAndKeepsTheSecret(kind: Kind) throws {
+    let keyring = make(kind)
+    let account = Harness.uniqueName("contract")
+    try keyring.create(attributes: attributes(account, state: "pending"), label: "l", secret: secret("kept"))
+    let item = try #require(try keyring.search(["account": account]).first)
+    try keyring.update(item, attributes: attributes(account, state: "current"), label: "new label")
+    let updated = try #require(try keyring.search(["account": account, "state": "current"]).first)
+    #expect(updated.label == "new label")
+    #expect(try keyring.search(["account": account, "state": "pending"]).isEmpty)
+    #expect(String(decoding: try keyring.secret(of: updated).bytes, as: UTF8.self) == "kept")
+    try keyring.delete(updated)
+  }
+
+  @Test(arguments: kinds)
+  func refusesUnknownAttributes(kind: Kind) throws {
+    let keyring = make(kind)
+    var bad = attributes(Harness.uniqueName("contract"))
+    bad["not-in-schema"] = "x"
+    #expect(throws: KeyringError.self) { try keyring.create(attributes: bad, label: "l", secret: secret("s")) }
+    #expect(throws: KeyringError.self) { try keyring.search(["nope": "x"]) }
+  }
+
+  @Test(arguments: kinds)
+  func exactBytesSurvive(kind: Kind) throws {
+    let keyring = make(kind)
+    for (index, value) in ["ascii-\(Harness.canary)", "ünïcødé ☃ \(Harness.canary)", String(repeating: "k", count: 1024), "inner  spaces \(Harness.canary)"].enumerated() {
+      let account = Harness.uniqueName("bytes\(index)")
+      try keyring.create(attributes: attributes(account), label: "l", secret: secret(value))
+      #expect(try keyring.lookup(["account": account])?.bytes == Array(value.utf8))
+      for item in try keyring.search(["account": account]) { try keyring.delete(item) }
+    }
+  }
+
+  @Test(arguments: kinds)
+  func lockedItemsAreLockedNotMissing(kind: Kind) throws {
+    let keyring = make(kind)
+    let account = Harness.uniqueName("locked")
+    try keyring.create(attributes: attributes(account), label: "l", secret: secret("s"))
+    switch kind {
+    case .inMemory: (keyring as! InMemoryKeyring).setLocked(true)
+    case .secretService: try Harness.lockKeyring()
+    }
+    #expect(throws: KeyringError.locked) { try keyring.lookup(["account": account]) }
+    #expect(try keyring.search(["account": account]).first?.locked == true)
+    #expect(throws: KeyringError.locked) { try keyring.create(attributes: attributes(account + "x"), label: "l", secret: secret("s")) }
+    switch kind {
+    case .inMemory: (keyring as! InMemoryKeyring).setLocked(false)
+    case .secretService: try Harness.unlockKeyring()
+    }
+    #expect(try keyring.lookup(["account": account]) != nil)
+    for item in try keyring.search(["account": account]) { try keyring.delete(item) }
+  }
+}
+}
