@@ -37,6 +37,10 @@ public func hint(for result: CheckResult, provider: Provider?, account: String =
       + "\(endpoint.port) speaks \(endpoint.security == .tls ? "TLS from the first byte" : "STARTTLS")"
   case .temporary:
     text = "the server reported a temporary failure: try again later"
+  case .timeout where result.detail.contains("greeting") && endpoint.security == .starttls:
+    // An implicit-TLS port waits for our ClientHello while we wait for its greeting.
+    text = "no greeting in time: if port \(endpoint.port) is implicit TLS, store it with "
+      + "--\(endpoint.proto.rawValue)-security tls; otherwise a firewall may block it (try a longer --timeout)"
   case .timeout:
     text = endpoint.proto == .smtp
       ? "no answer in time: a firewall or restrictive network may block outbound SMTP (\(endpoint.port)); "

@@ -31,7 +31,8 @@ extension Mailcred {
     var json = false
 
     func validate() throws {
-      if all == accounts.isEmpty { throw ValidationError("name accounts to check, or --all") }
+      if all && !accounts.isEmpty { throw ValidationError("give accounts or --all, not both") }
+      if !all && accounts.isEmpty { throw ValidationError("name accounts to check, or --all") }
       if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs takes 1 to 1024") }
     }
 

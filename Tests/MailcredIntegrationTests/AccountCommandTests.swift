@@ -158,8 +158,10 @@ struct AccountCommandTests {
       </busconfig>
       """
     try config.write(toFile: dir + "/bus.conf", atomically: true, encoding: .utf8)
-    // The forked daemon must not inherit the test's pipes (reading them would never reach EOF).
-    let daemon = try Harness.run("/bin/sh", ["-c", "dbus-daemon --config-file=\(dir)/bus.conf --fork --print-pid=1 >\(dir)/pid 2>/dev/null </dev/null"])
+    // Foundation's Process learns of a child's exit when a socket it shares with the child closes: a
+    // daemon that inherits it would hang the test. Python's subprocess closes every other descriptor.
+    let launch = "import subprocess; subprocess.run(['dbus-daemon', '--config-file=\(dir)/bus.conf', '--fork', '--print-pid=1'], stdout=open('\(dir)/pid', 'w'), stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, check=True)"
+    let daemon = try Harness.run("/usr/bin/python3", ["-c", launch])
     #expect(daemon.status == 0)
     defer {
       if let text = try? String(contentsOfFile: dir + "/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
