@@ -9,12 +9,14 @@ public struct AuditRow: Sendable {
   public var credential: Credential
   public var expiry: ExpiryStatus
   public var checks: [CheckResult]
+  /// The account has a leftover of an interrupted rotation (a pending item, or two current items).
+  public var interruptedRotation: Bool
   /// What the user must do about it, if anything.
   public var attention: Attention
 
   public enum Attention: Int, Sendable, Comparable {
     case none = 0
-    case warning = 1  // expiring soon, pending or erased item, not checked
+    case warning = 1  // expiring soon, pending or erased item, interrupted rotation
     case failing = 2  // expired, or a check that did not authenticate
 
     public static func < (a: Attention, b: Attention) -> Bool { a.rawValue < b.rawValue }
@@ -34,25 +36,38 @@ public struct AuditRow: Sendable {
 }
 
 public enum Audit {
-  /// Builds the rows, worst first (then by account).
+  /// Builds the rows, worst first (then by account). `results` are keyed by keyring item id (an interrupted
+  /// rotation can leave two current items of one account, each checked on its own).
   public static func rows(
     entries: [CredentialStore.Entry], results: [String: [CheckResult]], now: Date, warningDays: Int
   ) -> [AuditRow] {
+    var currentItems: [String: Int] = [:]
+    var pendingAccounts: Set<String> = []
+    for entry in entries {
+      switch entry.credential.state {
+      case .current: currentItems[entry.credential.account, default: 0] += 1
+      case .pending: pendingAccounts.insert(entry.credential.account)
+      case .erased: break
+      }
+    }
     let rows = entries.map { entry -> AuditRow in
       let c = entry.credential
       let expiry = ExpiryStatus(expires: c.expires, now: now, warningDays: warningDays)
-      let checks = c.state == .current ? (results[c.account] ?? []) : []
+      let checks = c.state == .current ? (results[entry.item.id] ?? []) : []
+      let interrupted = pendingAccounts.contains(c.account) || (currentItems[c.account] ?? 0) > 1
       var attention = AuditRow.Attention.none
-      if c.state != .current { attention = .warning }
+      if c.state != .current || interrupted { attention = .warning }
       if case .expiresSoon = expiry { attention = max(attention, .warning) }
       if case .expired = expiry, c.state == .current { attention = .failing }
       if checks.contains(where: { $0.verdict != .ok }) { attention = .failing }
-      return AuditRow(credential: c, expiry: expiry, checks: checks, attention: attention)
+      return AuditRow(credential: c, expiry: expiry, checks: checks, interruptedRotation: interrupted, attention: attention)
     }
     return rows.sorted {
       if $0.exitStatus != $1.exitStatus { return $0.exitStatus > $1.exitStatus }
       if $0.attention != $1.attention { return $0.attention > $1.attention }
-      return $0.credential.account < $1.credential.account
+      if $0.credential.account != $1.credential.account { return $0.credential.account < $1.credential.account }
+      if $0.credential.state != $1.credential.state { return $0.credential.state.sortKey < $1.credential.state.sortKey }
+      return $0.credential.created > $1.credential.created
     }
   }
 

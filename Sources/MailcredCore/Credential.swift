@@ -56,7 +56,8 @@ public struct Credential: Sendable, Equatable {
   public var label: String { "mailcred: \(account) (\(kind.rawValue) for \(user))" }
 
   /// The keyring attributes (DESIGN.md "Keyring schema"). `host`/`service`/`user` are msmtp's own lookup
-  /// attributes, so msmtp finds the item with no passwordeval.
+  /// attributes, so msmtp finds the item with no passwordeval. msmtp knows nothing of `state`: only a
+  /// current item carries `service`, so msmtp never sends an erased or a pending (unverified) secret.
   public var attributes: [String: String] {
     var a: [String: String] = [
       "account": account, "kind": kind.rawValue, "user": user, "created": RFC3339.format(created),
@@ -64,7 +65,7 @@ public struct Credential: Sendable, Equatable {
     ]
     if let smtp {
       a["host"] = smtp.host
-      a["service"] = "smtp"
+      if state == .current { a["service"] = "smtp" }
       a["smtp-port"] = String(smtp.port)
       a["smtp-security"] = smtp.security.rawValue
     }
@@ -92,7 +93,7 @@ public struct Credential: Sendable, Equatable {
     }
     self.init(
       account: account, kind: kind, user: user,
-      smtp: a["service"] == "smtp" ? endpoint(.smtp, host: a["host"], port: a["smtp-port"], security: a["smtp-security"]) : nil,
+      smtp: endpoint(.smtp, host: a["host"], port: a["smtp-port"], security: a["smtp-security"]),
       imap: endpoint(.imap, host: a["imap-host"], port: a["imap-port"], security: a["imap-security"]),
       provider: a["provider"], created: created, expires: a["expires"].flatMap(RFC3339.parse),
       state: a["state"].flatMap(CredentialState.init(rawValue:)) ?? .current,

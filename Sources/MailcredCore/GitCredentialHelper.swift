@@ -31,9 +31,14 @@ public struct GitCredentialHelper: Sendable {
       guard let hostField = message.host, !hostField.isEmpty,
         let parsed = try? parseHostPort(hostField, defaultPort: nil)
       else { return nil }
+      // git's own helpers match a field only when the request has it, and then exactly (credential.c,
+      // credential_match): a path, or an explicitly empty `username=`, matches no mailcred credential
+      // (they have no path and never an empty user), so such a request is a miss, not "any user".
+      if let path = message.path, !path.isEmpty { return nil }
+      if message.username == "" { return nil }
       host = parsed.host
       port = parsed.port
-      user = message.username.flatMap { $0.isEmpty ? nil : $0 }
+      user = message.username
     }
 
     func matches(_ credential: Credential) -> Bool {

@@ -5,12 +5,18 @@ import Synchronization
 public final class InMemoryKeyring: Keyring {
   private struct Stored {
     var item: KeyringItem
+    var label: String
     var secret: [UInt8]
   }
 
   private let state = Mutex<(items: [Stored], next: Int, locked: Bool)>(([], 1, false))
 
   public init() {}
+
+  /// The label of an item (the Secret Service shows it in seahorse; mailcred only writes it).
+  public func label(of item: KeyringItem) -> String? {
+    state.withLock { s in s.items.first { $0.item.id == item.id }?.label }
+  }
 
   /// Locks or unlocks every item, as locking the collection does.
   public func setLocked(_ locked: Bool) {
@@ -56,9 +62,9 @@ public final class InMemoryKeyring: Keyring {
       if s.locked { return .locked }
       if let index = s.items.firstIndex(where: { $0.item.attributes == attributes }) {
         s.items[index].secret = bytes
-        s.items[index].item.label = label
+        s.items[index].label = label
       } else {
-        s.items.append(Stored(item: KeyringItem(id: "mem/\(s.next)", label: label, attributes: attributes, locked: false), secret: bytes))
+        s.items.append(Stored(item: KeyringItem(id: "mem/\(s.next)", attributes: attributes, locked: false), label: label, secret: bytes))
         s.next += 1
       }
       return nil
@@ -74,7 +80,7 @@ public final class InMemoryKeyring: Keyring {
         return .failed("item \(item.id) no longer exists")
       }
       s.items[index].item.attributes = attributes
-      s.items[index].item.label = label
+      s.items[index].label = label
       return nil
     }
     if let failure { throw failure }

@@ -31,17 +31,16 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 }
 
-/// One stored item as the keyring reports it: its attributes (never the secret).
+/// One stored item as the keyring reports it: its attributes (never the secret, nor the label, which
+/// mailcred derives from the attributes and which would cost the Secret Service a round trip per item).
 public struct KeyringItem: Sendable, Equatable {
   /// Opaque identity of the item (the D-Bus object path for the Secret Service).
   public var id: String
-  public var label: String
   public var attributes: [String: String]
   public var locked: Bool
 
-  public init(id: String, label: String, attributes: [String: String], locked: Bool) {
+  public init(id: String, attributes: [String: String], locked: Bool) {
     self.id = id
-    self.label = label
     self.attributes = attributes
     self.locked = locked
   }

@@ -14,6 +14,10 @@ import Foundation
 ///   4. delete the old current item                   (only the new one left)
 /// A kill after 1 or 2 leaves a stale `pending` item; after 3, two current items. `rotate --resume` and
 /// `--abort` settle both; every other command reports them.
+///
+/// Checkpoints (the test hook's numbers): 1 nothing written yet · 2 pending stored · 3 pending verified ·
+/// 4 rejected pending deleted · 5 about to promote · 6 promoted (two current) · 7 old deleted; in `resume`:
+/// 8 pending verified · 9 promoted (two current).
 public struct Rotation: Sendable {
   public typealias Verifier = @Sendable (Credential, SecretBytes) async -> [CheckResult]
 
@@ -63,7 +67,9 @@ public struct Rotation: Sendable {
     checkpoint(1)
     var fresh = old.credential
     fresh.state = .pending
-    fresh.created = now
+    // After a kill between promotion and deletion, "the newest current item" is the new secret: it must be
+    // strictly newer than the old one in the stored whole seconds, even when both were made in one second.
+    fresh.created = max(wholeSeconds(now), old.credential.created.addingTimeInterval(1))
     fresh.expires = expires
     fresh.checked = nil
     fresh.checkResult = nil
@@ -116,7 +122,9 @@ public struct Rotation: Sendable {
       fresh.checked = now
       fresh.checkResult = CheckClass.ok.rawValue
     }
+    checkpoint(8)
     let promoted = try promotePending(account: account, as: fresh)
+    checkpoint(9)
     for old in currents { try store.delete(old) }
     return .rotated(promoted, results)
   }
@@ -155,4 +163,9 @@ public struct Rotation: Sendable {
     try store.update(pending, to: promoted)
     return promoted
   }
+}
+
+/// Stored dates are whole seconds (RFC3339.format drops the fraction).
+private func wholeSeconds(_ date: Date) -> Date {
+  Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
 }

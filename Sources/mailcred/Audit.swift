@@ -42,7 +42,7 @@ extension Mailcred {
       if !offline {
         results = try await checkEveryCredential(entries, store: store)
         for entry in entries where entry.credential.state == .current {
-          if let mine = results[entry.credential.account] { record(mine, on: entry, at: time, store: store) }
+          if let mine = results[entry.item.id] { record(mine, on: entry, at: time, store: store) }
         }
       }
       let rows = MailcredCore.Audit.rows(entries: entries, results: results, now: time, warningDays: warnDays)
@@ -56,6 +56,7 @@ extension Mailcred {
       if status != .ok { throw ExitCode(status.rawValue) }
     }
 
+    /// Results keyed by keyring item id.
     private func checkEveryCredential(_ entries: [CredentialStore.Entry], store: CredentialStore) async throws -> [String: [CheckResult]] {
       var jobsList: [CheckJob] = []
       var owners: [String] = []
@@ -63,16 +64,16 @@ extension Mailcred {
         let secret = try reporting { () throws(MailcredError) in try store.secret(of: entry) }
         for endpoint in entry.credential.endpoints {
           jobsList.append(CheckJob(endpoint: endpoint, user: entry.credential.user, secret: secret))
-          owners.append(entry.credential.account)
+          owners.append(entry.item.id)
         }
       }
       let progress = Terminal.stderrIsTTY && !json ? ProgressLine(total: jobsList.count) : nil
       progress?.show(0)
       let results = await checkAll(jobsList, concurrency: jobs, options: live.netOptions) { done in progress?.show(done) }
       progress?.clear()
-      var byAccount: [String: [CheckResult]] = [:]
-      for (account, result) in zip(owners, results) { byAccount[account, default: []].append(result) }
-      return byAccount
+      var byItem: [String: [CheckResult]] = [:]
+      for (item, result) in zip(owners, results) { byItem[item, default: []].append(result) }
+      return byItem
     }
 
     private func printTable(_ rows: [AuditRow], now time: MailcredDate) {
@@ -87,24 +88,32 @@ extension Mailcred {
         return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(now: time, warningDays: warnDays), checks]
       }
       Terminal.writeOut(MailcredCLI.table(["ACCOUNT", "KIND", "USER", "PROVIDER", "AGE", "EXPIRY", "CHECK"], table))
+      var interruptedReported: Set<String> = []
       for row in rows where row.attention != .none {
         let provider = row.credential.provider.flatMap(Provider.named)
         for check in row.checks where check.verdict != .ok {
           Terminal.writeOut("\(row.credential.account): \(check.endpoint.proto.rawValue) \(check.verdict.rawValue): \(oneLine(check.detail))\n")
           Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account))\n")
         }
-        if case .expired = row.expiry, row.credential.state == .current {
-          Terminal.writeOut("\(row.credential.account): \(row.expiry) — `mailcred rotate \(row.credential.account)`\n")
+        let account = row.credential.account
+        switch row.expiry {
+        case .expired where row.credential.state == .current:
+          Terminal.writeOut("\(account): \(row.expiry) — `mailcred rotate \(account)`\n")
+        case .expiresSoon where row.credential.state == .current:
+          Terminal.writeOut("\(account): warning: \(row.expiry) — `mailcred rotate \(account)` before then\n")
+        default: break
         }
-        if row.credential.state == .pending {
-          Terminal.writeOut("\(row.credential.account): an interrupted rotation — `mailcred rotate \(row.credential.account) --resume` or `--abort`\n")
+        if row.interruptedRotation && !interruptedReported.contains(account) {
+          interruptedReported.insert(account)
+          Terminal.writeOut("\(account): an interrupted rotation — `mailcred rotate \(account) --resume` or `--abort`\n")
         }
       }
     }
 
     private func notifyDesktop(_ rows: [AuditRow]) {
-      let failing = rows.filter { $0.attention == .failing }.map(\.credential.account)
-      let warning = rows.filter { $0.attention == .warning }.map(\.credential.account)
+      var named: Set<String> = []  // an account with several items (a pending rotation) is named once
+      let failing = rows.filter { $0.attention == .failing && named.insert($0.credential.account).inserted }.map(\.credential.account)
+      let warning = rows.filter { $0.attention == .warning && named.insert($0.credential.account).inserted }.map(\.credential.account)
       guard !failing.isEmpty || !warning.isEmpty else { return }
       var body: [String] = []
       if !failing.isEmpty { body.append("failing: " + failing.joined(separator: ", ")) }
@@ -121,6 +130,7 @@ struct AuditDocument: Encodable {
     var credential: CredentialReport
     var age_days: Int
     var attention: String
+    var interrupted_rotation: Bool
     var checks: [CheckReport]
     var exit_status: Int32
   }
@@ -142,6 +152,7 @@ struct AuditDocument: Encodable {
         credential: CredentialReport(row.credential, now: now, warningDays: warnDays),
         age_days: Int(now.timeIntervalSince(row.credential.created) / 86400),
         attention: ["none", "warning", "failing"][row.attention.rawValue],
+        interrupted_rotation: row.interruptedRotation,
         checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider) },
         exit_status: row.exitStatus.rawValue)
     }

@@ -15,10 +15,21 @@ extension Mailcred {
     var account: String
 
     func run() throws {
+      let status = Self.printSecret(account: account)
+      if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The whole command, also called directly by `main` without the argument parser.
+    static func printSecret(account: String) -> Int32 {
       let store = Environment.live().store
-      let secret = try reporting { () throws(MailcredError) in try store.secret(account: account) }
-      guard Terminal.writeSecretLine(secret) else {
-        throw fail(.configuration("cannot write to standard output"))
+      do {
+        let secret = try store.secret(account: account)
+        guard Terminal.writeSecretLine(secret) else {
+          return fail(.configuration("cannot write to standard output")).rawValue
+        }
+        return 0
+      } catch {
+        return fail(error).rawValue
       }
     }
   }

@@ -13,6 +13,7 @@ extension Mailcred {
       let store = Environment.live().store
       let entries = try reporting { () throws(MailcredError) in try store.all() }
       let time = now()
+      defer { warnAboutInterruptedRotations(entries) }
       if json {
         Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
         return

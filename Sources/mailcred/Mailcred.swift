@@ -20,6 +20,11 @@ struct Mailcred: AsyncParsableCommand {
   static func main() async {
     Terminal.hardenProcess()
     var arguments = Array(CommandLine.arguments.dropFirst())
+    // `get NAME` runs on every mail sent: skip building the whole command tree for it. Anything else
+    // (options, --help, a name starting with '-') goes through the parser as usual.
+    if arguments.count == 2, arguments[0] == "get", !arguments[1].hasPrefix("-") {
+      Glibc.exit(Get.printSecret(account: arguments[1]))
+    }
     if Terminal.basenameOfArgv0 == "git-credential-mailcred" {
       arguments.insert("credential-helper", at: 0)
     }

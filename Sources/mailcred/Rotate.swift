@@ -64,14 +64,25 @@ extension Mailcred {
     }
 
     private func rotateOne(_ account: String, store: CredentialStore, rotation: Rotation, verifier: Rotation.Verifier?) async throws {
-      let entry = try reporting { () throws(MailcredError) in try store.current(account: account) }
+      let entry = try reporting { () throws(MailcredError) in
+        // Say so before asking for a secret that could not be used.
+        if try rotation.leftover(account: account) != .none {
+          throw .conflict(
+            "an earlier rotation of '\(account)' was interrupted — run `mailcred rotate \(account) --resume` or `--abort` first",
+            .temporaryFailure)
+        }
+        return try store.current(account: account)
+      }
       let old = entry.credential
       let provider = old.provider.flatMap(Provider.named)
-      note("rotating \(account) (\(old.kind.rawValue) for \(old.user)): \(reason(for: old))")
       if provider?.basicAuthDisabled == true {
         warn("\(provider!.name) no longer accepts passwords or app passwords: a new one will be rejected too (OAuth2 is needed)")
       }
-      if let page = provider?.appPasswordPage { note("create the new app password at: \(page)") }
+      // Why and where, for a person about to type the new secret; a script piping it in knows already.
+      if !secretInput.passwordStdin {
+        note("rotating \(account) (\(old.kind.rawValue) for \(old.user)): \(reason(for: old))")
+        if let page = provider?.appPasswordPage { note("create the new app password at: \(page)") }
+      }
       let secret = try secretInput.read(prompt: "New secret for \(account) (\(old.user)): ")
       let created = now()
       var expires = try expiry.resolve(created: created, provider: provider)
@@ -109,9 +120,10 @@ extension Mailcred {
     private func rotateInteractively(store: CredentialStore, rotation: Rotation, verifier: Rotation.Verifier?) async throws {
       guard Terminal.stdinIsTTY else { throw fail(.usage("name the ACCOUNT to rotate (no terminal to ask on)")) }
       let time = now()
+      var offered: Set<String> = []
       let due = try reporting { () throws(MailcredError) in try store.all() }.filter { entry in
         let c = entry.credential
-        guard c.state == .current else { return false }
+        guard c.state == .current, offered.insert(c.account).inserted else { return false }
         if case .expired = ExpiryStatus(expires: c.expires, now: time) { return true }
         return c.checkResult.flatMap(CheckClass.init(rawValue:))?.isRejection == true
       }
@@ -158,4 +170,22 @@ private let testCheckpoint: @Sendable (Int) -> Void = { step in
 
 func reportingAsync<T>(_ body: () async throws(MailcredError) -> T) async throws(ExitCode) -> T {
   do { return try await body() } catch { throw fail(error) }
+}
+
+/// Warns (stderr) about every account whose rotation was interrupted: a pending item, or two current items.
+/// `list` and `show` call it (and `audit` marks the rows), so that the next look after a crash says what to do.
+func warnAboutInterruptedRotations(_ entries: [CredentialStore.Entry]) {
+  var currents: [String: Int] = [:]
+  var pending: Set<String> = []
+  var seen: Set<String> = []
+  var accounts: [String] = []
+  for entry in entries {
+    let c = entry.credential
+    if seen.insert(c.account).inserted { accounts.append(c.account) }
+    if c.state == .current { currents[c.account, default: 0] += 1 }
+    if c.state == .pending { pending.insert(c.account) }
+  }
+  for account in accounts where pending.contains(account) || (currents[account] ?? 0) > 1 {
+    warn("an earlier rotation of \(account) was interrupted — `mailcred rotate \(account) --resume` finishes it, `--abort` undoes it")
+  }
 }

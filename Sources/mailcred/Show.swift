@@ -19,6 +19,7 @@ extension Mailcred {
       }
       let c = entry.credential
       let time = now()
+      defer { warnAboutInterruptedRotations(entries) }
       if json {
         Terminal.writeOut(encodeJSON(CredentialReport(c, now: time)))
         return

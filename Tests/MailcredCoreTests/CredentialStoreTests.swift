@@ -79,8 +79,11 @@ import Testing
     #expect(try helper.get(try request("protocol=smtp\nhost=smtp.example.com:465\nusername=bob\n")) == nil)
     #expect(try helper.get(try request("protocol=https\nhost=smtp.example.com\n")) == nil)
     #expect(try helper.get(try request("protocol=smtp\nhost=other.example.com\n")) == nil)
-    let anyUser = try #require(try helper.get(try request("protocol=smtp\nhost=SMTP.example.com\npath=x/y\n")))
+    let anyUser = try #require(try helper.get(try request("protocol=smtp\nhost=SMTP.example.com\n")))
     #expect(["alice", "bob"].contains(anyUser.0.username))
+    // As git's own helpers: a path or an empty username must match exactly, and no credential has either.
+    #expect(try helper.get(try request("protocol=smtp\nhost=smtp.example.com\npath=x/y\n")) == nil)
+    #expect(try helper.get(try request("protocol=smtp\nhost=smtp.example.com\nusername=\n")) == nil)
   }
 
   @Test func gitStoreCreatesUpdatesAndKeepsUnchanged() throws {

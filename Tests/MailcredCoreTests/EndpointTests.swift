@@ -40,9 +40,13 @@ import Testing
       checkResult: "ok")
     let attributes = credential.attributes
     #expect(attributes["host"] == "smtp.example.com")
-    #expect(attributes["service"] == "smtp")
+    #expect(attributes["service"] == nil, "msmtp's lookup must not find a pending secret")
     #expect(attributes["user"] == "me@example.com")
     #expect(Credential(attributes: attributes) == credential)
+    var current = credential
+    current.state = .current
+    #expect(current.attributes["service"] == "smtp")
+    #expect(Credential(attributes: current.attributes) == current)
     try SchemaAttribute.validate(attributes)
   }
 }
