@@ -32,6 +32,7 @@ public struct CredentialStore: Sendable {
 
   /// Every item of one account, newest first within each state.
   public func entries(account: String) throws(MailcredError) -> [Entry] {
+    try requireValidName(account)
     let items = try wrap { () throws(KeyringError) in try keyring.search(["account": account]) }
     return items.compactMap { item in
       Credential(attributes: item.attributes).map { Entry(credential: $0, item: item) }
@@ -51,6 +52,7 @@ public struct CredentialStore: Sendable {
 
   /// The secret `get` prints: only a `current` item's.
   public func secret(account: String) throws(MailcredError) -> SecretBytes {
+    try requireValidName(account)
     let secret = try wrap { () throws(KeyringError) in
       try keyring.lookup(["account": account, "state": CredentialState.current.rawValue])
     }
@@ -128,6 +130,11 @@ public struct CredentialStore: Sendable {
   }
 
   // MARK: Internals
+
+  /// A name no `add` could have stored is bad input (65), not a missing account (67).
+  private func requireValidName(_ account: String) throws(MailcredError) {
+    do { try MailcredCore.validateAccountName(account) } catch { throw .input(error) }
+  }
 
   private func validateAccountName(_ account: String, user: String) throws(MailcredError) {
     do {

@@ -96,11 +96,11 @@ final class SecretServiceBus: @unchecked Sendable {
     return pending.results
   }
 
-  /// Sets an item's attributes (and label) through `Properties.Set`.
-  func setAttributes(of path: String, _ attributes: [String: String], label: String) throws(KeyringError) {
-    let set: [(String, OpaquePointer)] = [
-      ("Attributes", stringDictionary(attributes)), ("Label", g_variant_new_string(label)),
-    ]
+  /// Sets an item's attributes through `Properties.Set`, and of the label unless it is nil (each write costs the daemon a
+  /// rewrite of its file).
+  func setAttributes(of path: String, _ attributes: [String: String], label: String?) throws(KeyringError) {
+    var set: [(String, OpaquePointer)] = [("Attributes", stringDictionary(attributes))]
+    if let label { set.append(("Label", g_variant_new_string(label))) }
     for (property, value) in set {
       let reply = try call(
         path, "org.freedesktop.DBus.Properties", "Set",

@@ -78,11 +78,14 @@ extension RealKeyringTests {
         let account = Harness.uniqueName("swaks")
         #expect(try add(account, secret: secret, ["--smtp", "127.0.0.1:\(Harness.submissionPort)"]).status == 0)
         let ours = try check(account)
-        // swaks takes the password on its command line: acceptable for this throwaway test password only.
+        // swaks reads the password from a --config file (mode 600, deleted right after), never its argv.
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("swaks")).path
+        FileManager.default.createFile(atPath: config, contents: Data("auth-user \(Self.user)\nauth-password \(secret)\n".utf8), attributes: [.posixPermissions: 0o600])
+        defer { try? FileManager.default.removeItem(atPath: config) }
         let swaks = try Harness.run(
           "/usr/bin/swaks",
-          ["--server", "127.0.0.1", "--port", String(Harness.submissionPort), "--tls", "--quit-after", "AUTH",
-           "--auth", "PLAIN", "--auth-user", Self.user, "--auth-password", secret, "--timeout", "5"])
+          ["--config", config, "--server", "127.0.0.1", "--port", String(Harness.submissionPort), "--tls", "--quit-after", "AUTH",
+           "--auth", "PLAIN", "--timeout", "5"])
         #expect(swaks.status == expectedSwaks, "swaks: \(swaks.stdout.suffix(300))")
         #expect(ours.status == expectedMailcred)
         try Harness.mailcred(["remove", account, "--yes"])

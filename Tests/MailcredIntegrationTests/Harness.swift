@@ -92,10 +92,15 @@ enum Harness {
       stderr: String(decoding: errData, as: UTF8.self), seconds: seconds, stdoutBytes: Array(outData))
   }
 
-  /// Runs the built `mailcred`.
+  /// Runs the built `mailcred`. Only `get` and the git helper may print a secret, and only on stdout:
+  /// every other output is checked for the canary here, so every end-to-end test is also a leak test.
   @discardableResult
   static func mailcred(_ arguments: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, environment: [String: String?] = [:], deadline: Double = 60) throws -> Output {
-    try run(try #require(binary), arguments, stdin: stdin, stdinBytes: stdinBytes, environment: environment, deadline: deadline)
+    let output = try run(try #require(binary), arguments, stdin: stdin, stdinBytes: stdinBytes, environment: environment, deadline: deadline)
+    let printsSecrets = ["get", "credential-helper"].contains(arguments.first ?? "")
+    #expect(!output.stderr.contains(canary), "mailcred \(arguments.first ?? "") wrote a secret to stderr")
+    #expect(printsSecrets || !output.stdout.contains(canary), "mailcred \(arguments.first ?? "") wrote a secret to stdout")
+    return output
   }
 
   /// Creates or changes a mail user on the harness servers (password on stdin, never argv).
@@ -120,5 +125,5 @@ enum Harness {
   }
 
   /// Every secret the tests store contains this marker, so the leak check can find any copy of one.
-  static let canary = "MCANARY7q"
+  static let canary = environment["MAILCRED_TEST_CANARY"] ?? "MCANARY7q"
 }
