@@ -83,11 +83,24 @@ load_env() {
 # on stdin only. --daemonize returns before the daemon owns org.freedesktop.secrets, so poll ReadAlias
 # ("default") until it answers the login collection (the bus has no service files: an early call gets
 # ServiceUnknown instead of activating a second daemon). The daemon's pid comes from the bus.
+# Closes every descriptor above 2 in the current (sub)shell.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 keyring_start() {
   local dir=$1 pid
   (
     load_env "$dir"
     unset GNOME_KEYRING_CONTROL SSH_AUTH_SOCK  # never reach a keyring daemon outside DIR
+    # The daemon outlives this script: it must not inherit any descriptor of our caller's (Foundation's
+    # Process, in the Swift tests, learns that a child exited when a socket shared with it closes).
+    close_inherited_fds
     exec gnome-keyring-daemon --unlock --components=secrets --daemonize \
       <"$dir/keyring-master" >>"$dir/logs/gnome-keyring.log" 2>&1
   ) || { log "gnome-keyring-daemon failed to start"; return 1; }
