@@ -1,8 +1,9 @@
 /// One line telling the user what to do about a check's result, in the spirit of the classic mail
 /// troubleshooting advice. Empty for a plain success.
 ///
-/// `account` fills in commands such as `mailcred rotate ACCOUNT`.
-public func hint(for result: CheckResult, provider: Provider?, account: String = "ACCOUNT") -> String {
+/// `account` fills in commands such as `mailcred rotate ACCOUNT`; `kind` `.oauth2` gives OAuth2's hints.
+public func hint(for result: CheckResult, provider: Provider?, account: String = "ACCOUNT", kind: CredentialKind? = nil) -> String {
+  if kind == .oauth2, let text = OAuthCheck.hint(for: result, provider: provider, account: account) { return text }
   let endpoint = result.endpoint
   let name = provider?.name ?? "the provider"
   var text: String
@@ -12,7 +13,7 @@ public func hint(for result: CheckResult, provider: Provider?, account: String =
   case .rejected:
     if let provider, provider.basicAuthDisabled {
       text = "\(provider.name) no longer accepts passwords or app passwords: OAuth2 is required "
-        + "(`mailcred authorize \(account) --provider \(provider.id)`)"
+        + "(`\(OAuthCheck.authorizeCommand(account: account, provider: provider))`)"
     } else {
       text = "wrong or expired (app) password: `mailcred rotate \(account)`"
         + (provider?.appPasswordPage.map { " (new app password: \($0))" } ?? "")
@@ -24,7 +25,7 @@ public func hint(for result: CheckResult, provider: Provider?, account: String =
       + ": `mailcred rotate \(account)`"
   case .basicAuthDisabled:
     text = "\(name) has turned off password authentication and wants OAuth2 — rotating the password will "
-      + "not help: `mailcred authorize \(account)`"
+      + "not help: `\(OAuthCheck.authorizeCommand(account: account, provider: provider))`"
   case .noAuthOffered:
     text = "the server offers no password mechanism (PLAIN or LOGIN) here: check host and port, "
       + "or the provider accepts only OAuth2"

@@ -7,6 +7,8 @@ import Foundation
 public enum CredentialKind: String, Sendable, Codable, CaseIterable {
   case password
   case appPassword = "app-password"
+  /// A refresh token (and cached access token) for XOAUTH2 / OAUTHBEARER; see `OAuthPayload`.
+  case oauth2
 }
 
 /// Where an item is in its life: `current` is what `get` returns; `pending` is a new secret under
@@ -31,11 +33,13 @@ public struct Credential: Sendable, Equatable {
   /// Last live check: when and its result class (`ok`, `rejected`, …).
   public var checked: Date?
   public var checkResult: String?
+  /// Client id, token endpoint and scopes of an `oauth2` credential (attributes; never a token).
+  public var oauth: OAuthSettings?
 
   public init(
     account: String, kind: CredentialKind, user: String, smtp: Endpoint? = nil, imap: Endpoint? = nil,
     provider: String? = nil, created: Date, expires: Date? = nil, state: CredentialState = .current,
-    checked: Date? = nil, checkResult: String? = nil
+    checked: Date? = nil, checkResult: String? = nil, oauth: OAuthSettings? = nil
   ) {
     self.account = account
     self.kind = kind
@@ -48,6 +52,7 @@ public struct Credential: Sendable, Equatable {
     self.state = state
     self.checked = checked
     self.checkResult = checkResult
+    self.oauth = oauth
   }
 
   /// Every endpoint the credential has, SMTP first.
@@ -65,7 +70,8 @@ public struct Credential: Sendable, Equatable {
     ]
     if let smtp {
       a["host"] = smtp.host
-      if state == .current { a["service"] = "smtp" }
+      // An oauth2 item's secret is not a password: msmtp's own lookup must not find and send it.
+      if state == .current && kind != .oauth2 { a["service"] = "smtp" }
       a["smtp-port"] = String(smtp.port)
       a["smtp-security"] = smtp.security.rawValue
     }
@@ -78,6 +84,7 @@ public struct Credential: Sendable, Equatable {
     if let expires { a["expires"] = RFC3339.format(expires) }
     if let checked { a["checked"] = RFC3339.format(checked) }
     if let checkResult { a["check-result"] = checkResult }
+    if let oauth { a.merge(oauth.attributes) { mine, _ in mine } }
     return a
   }
 
@@ -97,7 +104,8 @@ public struct Credential: Sendable, Equatable {
       imap: endpoint(.imap, host: a["imap-host"], port: a["imap-port"], security: a["imap-security"]),
       provider: a["provider"], created: created, expires: a["expires"].flatMap(RFC3339.parse),
       state: a["state"].flatMap(CredentialState.init(rawValue:)) ?? .current,
-      checked: a["checked"].flatMap(RFC3339.parse), checkResult: a["check-result"])
+      checked: a["checked"].flatMap(RFC3339.parse), checkResult: a["check-result"],
+      oauth: kind == .oauth2 ? OAuthSettings(attributes: a) : nil)
   }
 }
 

@@ -9,6 +9,9 @@ import Foundation
 /// helpers.
 public struct GitCredentialHelper: Sendable {
   public let store: CredentialStore
+  /// An `oauth2` credential's valid access token (refreshed when due); set by the CLI, which owns the
+  /// network. Without it oauth2 credentials are a miss.
+  public var bearerToken: (@Sendable (CredentialStore.Entry) throws(MailcredError) -> SecretBytes)?
 
   public init(store: CredentialStore) { self.store = store }
 
@@ -65,6 +68,7 @@ public struct GitCredentialHelper: Sendable {
   public func get(_ request: GitCredentialMessage) throws(MailcredError) -> (GitCredentialMessage, SecretBytes)? {
     guard let target = Target(request), let entry = try match(target) else { return nil }
     if entry.item.locked { throw .keyring(.locked) }
+    if entry.credential.kind == .oauth2 { return try bearerReply(request, entry) }
     let secret = try store.secret(of: entry)
     var reply = GitCredentialMessage()
     reply["username"] = entry.credential.user
@@ -94,6 +98,8 @@ public struct GitCredentialHelper: Sendable {
     let expires = request["password_expiry_utc"].flatMap { Int($0) }.map { Date(timeIntervalSince1970: Double($0)) }
 
     if let entry = try match(target) {
+      // What git reports back for an oauth2 credential is the access token we gave it, not a new secret.
+      if entry.credential.kind == .oauth2 { return .unchanged(entry.credential.account) }
       let stored = try store.secret(of: entry)
       if stored == accepted.secret {
         if let expires, entry.credential.expires != expires {
@@ -124,6 +130,9 @@ public struct GitCredentialHelper: Sendable {
   /// password. When the request carries a password, only an item holding that password is erased.
   public func erase(_ request: GitCredentialMessage) throws(MailcredError) -> String? {
     guard let target = Target(request), let entry = try match(target) else { return nil }
+    // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
+    // remove` (or `authorize`) is how an oauth2 credential goes.
+    if entry.credential.kind == .oauth2 { return nil }
     if let password = request.password {
       let given = SecretBytes(taking: Array(password.utf8))
       guard try store.secret(of: entry) == given else { return nil }
@@ -140,5 +149,23 @@ public struct GitCredentialHelper: Sendable {
       if try store.entries(account: name).isEmpty { return name }
     }
     throw .conflict("cannot name a new credential for \(user) at \(target.host): every candidate name is taken", .dataError)
+  }
+
+  /// An oauth2 credential's answer: with `capability[]=authtype` from git (2.46+), the token as
+  /// `authtype=Bearer` + `credential=` (and `ephemeral`: it expires within the hour, no helper should
+  /// store it); otherwise the token as the password, which is what SMTP's XOAUTH2-capable clients expect.
+  private func bearerReply(_ request: GitCredentialMessage, _ entry: CredentialStore.Entry) throws(MailcredError)
+    -> (GitCredentialMessage, SecretBytes)?
+  {
+    guard let bearerToken else { return nil }
+    let token = try bearerToken(entry)
+    var reply = GitCredentialMessage()
+    reply["username"] = entry.credential.user
+    if request.lists["capability"]?.contains("authtype") == true {
+      reply.lists["capability"] = ["authtype"]
+      reply["authtype"] = "Bearer"
+      reply["ephemeral"] = "1"
+    }
+    return (reply, token)
   }
 }

@@ -11,6 +11,8 @@ public struct IMAPAuthExchange: AuthExchange {
     case authenticate(String, awaitingContinuation: Bool)
     /// LOGIN sent; `pending` chunks wait for `+` (synchronising literals).
     case login(String)
+    /// AUTHENTICATE XOAUTH2 / OAUTHBEARER sent; `challenge` holds the server's error once it refused.
+    case bearer(String, BearerMechanism, awaitingContinuation: Bool, challenge: String?)
     case done
   }
 
@@ -23,12 +25,15 @@ public struct IMAPAuthExchange: AuthExchange {
   private var pendingChunks: [SecretBytes] = []
   private var bye: String?
   private var finish: AuthStep?
+  /// Set when `secret` is an OAuth2 access token (XOAUTH2 / OAUTHBEARER instead of PLAIN / LOGIN).
+  private let bearer: BearerAuth?
 
   /// With `.tls` the driver has completed the handshake before the greeting arrives.
-  public init(user: String, secret: SecretBytes, security: TransportSecurity) {
+  public init(user: String, secret: SecretBytes, security: TransportSecurity, bearer: BearerAuth? = nil) {
     self.credentials = SASLCredentials(user: user, secret: secret)
     self.security = security
     self.tlsActive = security == .tls
+    self.bearer = bearer
   }
 
   public mutating func receive(_ line: [UInt8]) -> AuthStep {
@@ -90,6 +95,13 @@ public struct IMAPAuthExchange: AuthExchange {
       return .sendSecret(credentials.plainLine(prefix: ""))
     case .login where !pendingChunks.isEmpty:
       return .sendSecret(pendingChunks.removeFirst())
+    case .bearer(let tag, let mechanism, true, _):
+      stage = .bearer(tag, mechanism, awaitingContinuation: false, challenge: nil)
+      return .sendSecret(credentials.bearerLine(mechanism, bearer!, prefix: ""))
+    case .bearer(let tag, let mechanism, false, nil):
+      // The token was refused: `+ base64(JSON)`; answer so that the tagged NO follows (RFC 7628 3.2.3).
+      stage = .bearer(tag, mechanism, awaitingContinuation: false, challenge: bearerChallengeText(String(decoding: line.dropFirst(2), as: UTF8.self)))
+      return .send(Array(mechanism.abortResponse.utf8))
     default:
       return done(.protocolError, "unexpected continuation: \(quoted(line))")
     }
@@ -111,6 +123,9 @@ public struct IMAPAuthExchange: AuthExchange {
       pendingChunks.forEach { $0.wipe() }
       pendingChunks = []
       return done(classifyIMAPAuthResponse(status, code, text), summary)
+    case .bearer(tag, _, _, let challenge):
+      let shown = challenge.map { $0.isEmpty ? summary : "\(summary) (\($0))" } ?? summary
+      return done(classifyIMAPAuthResponse(status, code, text), shown)
     default:
       return done(.protocolError, "unexpected tagged response: \(oneLine(tag)) \(summary)")
     }
@@ -123,6 +138,17 @@ public struct IMAPAuthExchange: AuthExchange {
         return done(.starttlsMissing, "the server did not offer STARTTLS (CAPABILITY \(capabilityList))")
       }
       return command("STARTTLS") { .starttls($0) }
+    }
+    if let bearer {
+      let offered = capabilities.filter { $0.hasPrefix("AUTH=") }.map { String($0.dropFirst(5)) }.sorted()
+      guard let mechanism = bearer.choose(offered) else { return done(.noAuthOffered, bearer.refusal(offered)) }
+      let tag = nextTag()
+      if capabilities.contains("SASL-IR") {
+        stage = .bearer(tag, mechanism, awaitingContinuation: false, challenge: nil)
+        return .sendSecret(credentials.bearerLine(mechanism, bearer, prefix: "\(tag) AUTHENTICATE \(mechanism.rawValue) "))
+      }
+      stage = .bearer(tag, mechanism, awaitingContinuation: true, challenge: nil)
+      return .send(Array("\(tag) AUTHENTICATE \(mechanism.rawValue)\r\n".utf8))
     }
     if capabilities.contains("AUTH=PLAIN") {
       if capabilities.contains("SASL-IR") {
@@ -194,7 +220,7 @@ public struct IMAPAuthExchange: AuthExchange {
     pendingChunks.forEach { $0.wipe() }
     pendingChunks = []
     let step = AuthStep.finished(
-      verdict, detail: credentials.redacting(detail), farewell: Array("\(nextTag()) LOGOUT\r\n".utf8))
+      verdict, detail: credentials.redacting(detail, bearer: bearer), farewell: Array("\(nextTag()) LOGOUT\r\n".utf8))
     finish = step
     return step
   }

@@ -74,7 +74,7 @@ public enum SchemaAttribute {
   public static let names: [String] = [
     "account", "kind", "user", "host", "service", "smtp-port", "smtp-security", "imap-host", "imap-port",
     "imap-security", "provider", "created", "expires", "state", "checked", "check-result", "client-id",
-    "token-endpoint", "scopes",
+    "token-endpoint", "scopes", "authorization-endpoint", "device-endpoint", "ca-file",
   ]
 
   public static func validate(_ attributes: [String: String]) throws(KeyringError) {

@@ -5,6 +5,8 @@
 public struct SMTPAuthExchange: AuthExchange {
   enum Stage: Equatable {
     case greeting, ehlo, starttls, ehloAfterTLS, authPlain, authLoginUser, authLoginSecret, authResult, done
+    /// AUTH XOAUTH2 / OAUTHBEARER sent with the token; then the server's error challenge was answered.
+    case authBearer(BearerMechanism), bearerFailed(String)
   }
 
   private let credentials: SASLCredentials
@@ -13,13 +15,16 @@ public struct SMTPAuthExchange: AuthExchange {
   private var reader = SMTPReplyReader()
   private(set) var stage = Stage.greeting
   private var finish: AuthStep?
+  /// Set when `secret` is an OAuth2 access token (XOAUTH2 / OAUTHBEARER instead of PLAIN / LOGIN).
+  private let bearer: BearerAuth?
 
   /// `clientName` is the EHLO argument: a domain, or an address literal such as `[192.0.2.1]`.
   /// With `.tls` the driver has completed the handshake before the greeting arrives.
-  public init(user: String, secret: SecretBytes, security: TransportSecurity, clientName: String) {
+  public init(user: String, secret: SecretBytes, security: TransportSecurity, clientName: String, bearer: BearerAuth? = nil) {
     self.credentials = SASLCredentials(user: user, secret: secret)
     self.security = security
     self.clientName = clientName
+    self.bearer = bearer
   }
 
   public mutating func receive(_ line: [UInt8]) -> AuthStep {
@@ -81,6 +86,17 @@ public struct SMTPAuthExchange: AuthExchange {
       stage = .authResult
       return .sendSecret(credentials.secretLine())
 
+    case .authBearer(let mechanism):
+      // A refused token gets a 334 with a base64 JSON error; the exchange must be finished with the
+      // mechanism's empty / ^A response before the server sends its final code.
+      guard reply.code == 334 else { return done(classifySMTPAuthReply(reply), reply.summary) }
+      stage = .bearerFailed(bearerChallengeText(reply.lines.joined()))
+      return .send(Array(mechanism.abortResponse.utf8))
+
+    case .bearerFailed(let challenge):
+      if reply.code == 334 { return done(.protocolError, "a second challenge after the token was refused: \(reply.summary)") }
+      return done(classifySMTPAuthReply(reply), reply.summary + (challenge.isEmpty ? "" : " (\(challenge))"))
+
     case .done:
       return finish ?? .readLine
     }
@@ -89,6 +105,11 @@ public struct SMTPAuthExchange: AuthExchange {
   private mutating func authenticate(_ capabilities: SMTPCapabilities, _ ehlo: SMTPReply) -> AuthStep {
     guard let mechanisms = capabilities.authMechanisms else {
       return done(.noAuthOffered, "the server advertises no AUTH" + (security == .plain ? "" : " after TLS"))
+    }
+    if let bearer {
+      guard let mechanism = bearer.choose(mechanisms) else { return done(.noAuthOffered, bearer.refusal(mechanisms)) }
+      stage = .authBearer(mechanism)
+      return .sendSecret(credentials.bearerLine(mechanism, bearer, prefix: "AUTH \(mechanism.rawValue) "))
     }
     if mechanisms.contains("PLAIN") {
       stage = .authPlain
@@ -111,7 +132,7 @@ public struct SMTPAuthExchange: AuthExchange {
 
   private mutating func done(_ verdict: CheckClass, _ detail: String) -> AuthStep {
     stage = .done
-    let step = AuthStep.finished(verdict, detail: credentials.redacting(detail), farewell: Array("QUIT\r\n".utf8))
+    let step = AuthStep.finished(verdict, detail: credentials.redacting(detail, bearer: bearer), farewell: Array("QUIT\r\n".utf8))
     finish = step
     return step
   }

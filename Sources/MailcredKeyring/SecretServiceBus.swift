@@ -76,7 +76,11 @@ final class SecretServiceBus: @unchecked Sendable {
     let pending = PendingAttributes(paths.count)
     let box = Unmanaged.passRetained(pending)
     defer { box.release() }
-    for path in paths {
+    // At most `window` calls in flight: a bus limits pending replies per connection (dbus-daemon's
+    // built-in default is 128; Debian's session.conf raises it), and past the limit calls fail.
+    let window = 64
+    for (index, path) in paths.enumerated() {
+      while index - (paths.count - pending.remaining) >= window { g_main_context_iteration(context, 1) }
       let request = Unmanaged.passRetained(PathRequest(path: path, pending: box.toOpaque())).toOpaque()
       g_dbus_connection_call(
         connection, Self.service, path, "org.freedesktop.DBus.Properties", "Get",
@@ -174,11 +178,16 @@ private func attributeReplyArrived(
 ) {
   pending.remaining -= 1
   if let error {
-    // An item deleted between the search and this call is simply gone.
-    let failure = keyringError(from: error)
-    g_error_free(error)
-    if case .failed = failure { return }
-    pending.failure = failure
+    defer { g_error_free(error) }
+    // An item deleted between the search and this call is simply gone; any other failure fails the
+    // whole read rather than silently listing fewer items.
+    let message = error.pointee.message.map { String(cString: $0) } ?? ""
+    if message.contains("NoSuchObject") || message.contains("No such") || message.contains("UnknownObject")
+      || message.contains("UnknownMethod")
+    {
+      return
+    }
+    pending.failure = pending.failure ?? keyringError(from: error)
     return
   }
   guard let reply else { return }

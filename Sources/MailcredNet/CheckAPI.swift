@@ -21,38 +21,43 @@ public struct CheckJob: Sendable {
   public var endpoint: Endpoint
   public var user: String
   public var secret: SecretBytes
+  /// `.bearer`: `secret` is an OAuth2 access token (XOAUTH2 / OAUTHBEARER).
+  public var auth: AuthMethod
 
-  public init(endpoint: Endpoint, user: String, secret: SecretBytes) {
+  public init(endpoint: Endpoint, user: String, secret: SecretBytes, auth: AuthMethod = .password) {
     self.endpoint = endpoint
     self.user = user
     self.secret = secret
+    self.auth = auth
   }
 }
 
 /// Authenticates `user` with `secret` at `endpoint` and classifies the answer. Never throws: every failure
 /// is a class with the server's or the system's words in `detail`. The secret is not wiped (the caller
 /// owns it); what is built from it is.
-public func checkCredential(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions) async
+public func checkCredential(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions, auth: AuthMethod = .password) async
   -> CheckResult
 {
   await onDedicatedThread {
-    runCheck(endpoint: endpoint, user: user, secret: secret, options: options)
+    runCheck(endpoint: endpoint, user: user, secret: secret, options: options, auth: auth)
   }
 }
 
 /// The same, blocking the calling thread (for synchronous commands such as `add`).
-public func checkCredentialBlocking(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions)
+public func checkCredentialBlocking(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions, auth: AuthMethod = .password)
   -> CheckResult
 {
   onJoinedThread {
-    runCheck(endpoint: endpoint, user: user, secret: secret, options: options)
+    runCheck(endpoint: endpoint, user: user, secret: secret, options: options, auth: auth)
   }
 }
 
 /// Runs `jobs` with at most `concurrency` checks in flight, each on its own thread; results in job order.
-/// `progress` is told how many checks have finished after each one.
+/// `finished` is told each result (with its job's index) as it arrives, and `progress` how many checks have
+/// finished; both are called one at a time, never concurrently.
 public func checkAll(
-  _ jobs: [CheckJob], concurrency: Int, options: CheckOptions, progress: (@Sendable (Int) -> Void)? = nil
+  _ jobs: [CheckJob], concurrency: Int, options: CheckOptions,
+  finished: (@Sendable (Int, CheckResult) -> Void)? = nil, progress: (@Sendable (Int) -> Void)? = nil
 ) async -> [CheckResult] {
   guard !jobs.isEmpty else { return [] }
   let width = max(1, concurrency)
@@ -63,7 +68,7 @@ public func checkAll(
       let job = jobs[index]
       group.addTask {
         let result = await onDedicatedThread {
-          runCheck(endpoint: job.endpoint, user: job.user, secret: job.secret, options: options)
+          runCheck(endpoint: job.endpoint, user: job.user, secret: job.secret, options: options, auth: job.auth)
         }
         return (index, result)
       }
@@ -72,11 +77,12 @@ public func checkAll(
       start(next, in: &group)
       next += 1
     }
-    var finished = 0
+    var done = 0
     for await (index, result) in group {
       results[index] = result
-      finished += 1
-      progress?(finished)
+      done += 1
+      finished?(index, result)
+      progress?(done)
       if next < jobs.count {
         start(next, in: &group)
         next += 1

@@ -2,7 +2,7 @@ import MailcredCore
 
 /// One whole check on the calling thread: connect, drive the protocol's exchange, classify. Blocks; callers
 /// run it on a dedicated thread.
-func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions) -> CheckResult {
+func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions, auth: AuthMethod = .password) -> CheckResult {
   var started = monotonicSeconds()
   func result(_ verdict: CheckClass, _ detail: String) -> CheckResult {
     CheckResult(endpoint: endpoint, verdict: verdict, detail: detail, latency: monotonicSeconds() - started)
@@ -45,14 +45,16 @@ func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: Ch
   var driver = ExchangeDriver(
     connection: connection, deadline: deadline, context: context, host: endpoint.host, timeoutText: timeoutText)
   let outcome: (CheckClass, String)
+  var bearer: BearerAuth?
+  if case .bearer(let mechanism) = auth { bearer = BearerAuth(mechanism: mechanism, host: endpoint.host, port: endpoint.port) }
   switch endpoint.proto {
   case .smtp:
     var exchange = SMTPAuthExchange(
       user: user, secret: secret, security: endpoint.security,
-      clientName: connection.localAddress?.addressLiteral ?? "[127.0.0.1]")
+      clientName: connection.localAddress?.addressLiteral ?? "[127.0.0.1]", bearer: bearer)
     outcome = driver.run(&exchange)
   case .imap:
-    var exchange = IMAPAuthExchange(user: user, secret: secret, security: endpoint.security)
+    var exchange = IMAPAuthExchange(user: user, secret: secret, security: endpoint.security, bearer: bearer)
     outcome = driver.run(&exchange)
   }
   let verdict = result(outcome.0, outcome.1)

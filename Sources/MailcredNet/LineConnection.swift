@@ -36,6 +36,8 @@ final class LineConnection {
       SSL_free(ssl)
     }
     close(fd)
+    // An HTTPS answer from a token endpoint passes through here with tokens in it.
+    storage.initializeMemory(as: UInt8.self, repeating: 0)
     storage.deallocate()
   }
 
@@ -78,6 +80,26 @@ final class LineConnection {
       let target = UnsafeMutableRawBufferPointer(rebasing: storage[end...])
       end += ssl == nil ? try receivePlain(into: target, deadline: deadline) : try receiveTLS(into: target, deadline: deadline)
     }
+  }
+
+  /// Whatever bytes come next, after the lines already read (an HTTP body): the buffered rest, else one
+  /// receive. Empty when the peer has closed the connection. The caller wipes what it gets.
+  func readAvailable(deadline: Deadline) throws(NetError) -> [UInt8] {
+    if buffered == 0 {
+      start = 0
+      end = 0
+      scanned = 0
+      let target = UnsafeMutableRawBufferPointer(rebasing: storage[0...])
+      do {
+        end = ssl == nil ? try receivePlain(into: target, deadline: deadline) : try receiveTLS(into: target, deadline: deadline)
+      } catch .closed {
+        return []
+      }
+    }
+    let bytes = Array(storage[start..<end])
+    start = end
+    scanned = 0
+    return bytes
   }
 
   private func receivePlain(into target: UnsafeMutableRawBufferPointer, deadline: Deadline) throws(NetError) -> Int {

@@ -52,6 +52,9 @@ extension Mailcred {
       if let provider, Provider.named(provider) == nil {
         throw ValidationError("unknown provider '\(provider)' (see `mailcred providers`)")
       }
+      if kind == .oauth2 {
+        throw ValidationError("an oauth2 credential is made with `mailcred authorize \(account) --provider ID --client-id ID`")
+      }
       if provider == nil && smtp == nil && imap == nil {
         throw ValidationError("give --provider ID, or --smtp HOST[:PORT] and/or --imap HOST[:PORT]")
       }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Dispatch
 import MailcredCore
 import MailcredNet
+import Synchronization
 
 extension Mailcred {
   struct Audit: AsyncParsableCommand {
@@ -40,10 +42,7 @@ extension Mailcred {
       let time = now()
       var results: [String: [CheckResult]] = [:]
       if !offline {
-        results = try await checkEveryCredential(entries, store: store)
-        for entry in entries where entry.credential.state == .current {
-          if let mine = results[entry.item.id] { record(mine, on: entry, at: time, store: store) }
-        }
+        results = try await checkEveryCredential(entries, store: store, recordingAt: time)
       }
       let rows = MailcredCore.Audit.rows(entries: entries, results: results, now: time, warningDays: warnDays)
       let status = MailcredCore.Audit.exitStatus(rows)
@@ -56,23 +55,27 @@ extension Mailcred {
       if status != .ok { throw ExitCode(status.rawValue) }
     }
 
-    /// Results keyed by keyring item id.
-    private func checkEveryCredential(_ entries: [CredentialStore.Entry], store: CredentialStore) async throws -> [String: [CheckResult]] {
-      var jobsList: [CheckJob] = []
-      var owners: [String] = []
-      for entry in entries where entry.credential.state == .current && !entry.item.locked {
-        let secret = try reporting { () throws(MailcredError) in try store.secret(of: entry) }
-        for endpoint in entry.credential.endpoints {
-          jobsList.append(CheckJob(endpoint: endpoint, user: entry.credential.user, secret: secret))
-          owners.append(entry.item.id)
-        }
-      }
+    /// Checks every current credential and records each one's result on its item; results keyed by item id.
+    private func checkEveryCredential(
+      _ entries: [CredentialStore.Entry], store: CredentialStore, recordingAt time: MailcredDate
+    ) async throws -> [String: [CheckResult]] {
+      let checked = entries.filter { $0.credential.state == .current && !$0.item.locked }
+      // oauth2 credentials get a fresh access token first; a refused grant is their result.
+      let prepared = try prepareChecks(checked.map { ($0.item.id, $0) }, store: store, live: live, proto: nil)
+      let (jobsList, owners) = (prepared.jobs, prepared.owners)
+      let recorder = ResultRecorder(checked, store: store, time: time)
+      for (item, result) in prepared.settled { recorder.add(result, item: item) }
+      let itemOfJob = owners
       let progress = Terminal.stderrIsTTY && !json ? ProgressLine(total: jobsList.count) : nil
       progress?.show(0)
-      let results = await checkAll(jobsList, concurrency: jobs, options: live.netOptions) { done in progress?.show(done) }
+      let results = await checkAll(
+        jobsList, concurrency: jobs, options: live.netOptions,
+        finished: { index, result in recorder.add(result, item: itemOfJob[index]) },
+        progress: { done in progress?.show(done) })
+      recorder.waitUntilWritten()
       progress?.clear()
       var byItem: [String: [CheckResult]] = [:]
-      for (item, result) in zip(owners, results) { byItem[item, default: []].append(result) }
+      for (item, result) in prepared.owned(results) { byItem[item, default: []].append(result) }
       return byItem
     }
 
@@ -93,7 +96,7 @@ extension Mailcred {
         let provider = row.credential.provider.flatMap(Provider.named)
         for check in row.checks where check.verdict != .ok {
           Terminal.writeOut("\(row.credential.account): \(check.endpoint.proto.rawValue) \(check.verdict.rawValue): \(oneLine(check.detail))\n")
-          Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account))\n")
+          Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account, kind: row.credential.kind))\n")
         }
         let account = row.credential.account
         switch row.expiry {
@@ -153,10 +156,49 @@ struct AuditDocument: Encodable {
         age_days: Int(now.timeIntervalSince(row.credential.created) / 86400),
         attention: ["none", "warning", "failing"][row.attention.rawValue],
         interrupted_rotation: row.interruptedRotation,
-        checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider) },
+        checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider, kind: row.credential.kind) },
         exit_status: row.exitStatus.rawValue)
     }
   }
+}
+
+/// Writes each credential's check result onto its item (`record`) as soon as all its endpoints are checked,
+/// on a queue of its own: gnome-keyring rewrites its whole file for every write (~10-25 ms at 100 items), and
+/// those writes then overlap the checks still waiting for slow servers instead of following them all.
+final class ResultRecorder: Sendable {
+  private struct State {
+    var waiting: [String: Int] = [:]
+    var collected: [String: [CheckResult]] = [:]
+  }
+
+  private let entries: [String: CredentialStore.Entry]
+  private let state: Mutex<State>
+  private let store: CredentialStore
+  private let time: MailcredDate
+  private let queue = DispatchQueue(label: "mailcred.audit.record")
+
+  init(_ entries: [CredentialStore.Entry], store: CredentialStore, time: MailcredDate) {
+    self.entries = Dictionary(entries.map { ($0.item.id, $0) }, uniquingKeysWith: { first, _ in first })
+    var initial = State()
+    for entry in entries { initial.waiting[entry.item.id] = entry.credential.endpoints.count }
+    state = Mutex(initial)
+    self.store = store
+    self.time = time
+  }
+
+  func add(_ result: CheckResult, item: String) {
+    let complete: [CheckResult]? = state.withLock { s in
+      s.collected[item, default: []].append(result)
+      s.waiting[item, default: 1] -= 1
+      return s.waiting[item] == 0 ? s.collected[item] : nil
+    }
+    guard let complete, let entry = entries[item] else { return }
+    let (store, time) = (self.store, self.time)
+    queue.async { record(complete, on: entry, at: time, store: store) }
+  }
+
+  /// Returns when every queued write is done.
+  func waitUntilWritten() { queue.sync {} }
 }
 
 /// `checked 12/40` on stderr, rewritten in place; only on a terminal.

@@ -27,6 +27,9 @@ extension Mailcred {
 
     @OptionGroup var live: LiveCheckOptions
 
+    @Option(help: ArgumentHelp("SASL mechanism for OAuth2 credentials: xoauth2 or oauthbearer (default: XOAUTH2 when offered).", valueName: "MECHANISM"))
+    var mechanism: BearerMechanism?
+
     @Flag(help: "Write a JSON array of results.")
     var json = false
 
@@ -42,31 +45,26 @@ extension Mailcred {
         if all { return try store.all().filter { $0.credential.state == .current } }
         return try accounts.map { account throws(MailcredError) in try store.current(account: account) }
       }
-      var jobsList: [CheckJob] = []
-      var owners: [Int] = []
-      for (index, entry) in entries.enumerated() {
-        let secret = try reporting { () throws(MailcredError) in try store.secret(of: entry) }
-        for endpoint in entry.credential.endpoints where proto == nil || endpoint.proto == proto {
-          jobsList.append(CheckJob(endpoint: endpoint, user: entry.credential.user, secret: secret))
-          owners.append(index)
-        }
-      }
-      if jobsList.isEmpty { throw fail(.configuration("nothing to check: no \(proto?.rawValue ?? "SMTP or IMAP") endpoint stored")) }
-      let results = await checkAll(jobsList, concurrency: jobs, options: live.netOptions)
+      // oauth2 credentials get a fresh access token first; a refused grant is their result.
+      let prepared = try prepareChecks(Array(entries.enumerated()), store: store, live: live, proto: proto, mechanism: mechanism)
+      let jobsList = prepared.jobs
+      if jobsList.isEmpty && prepared.settled.isEmpty { throw fail(.configuration("nothing to check: no \(proto?.rawValue ?? "SMTP or IMAP") endpoint stored")) }
+      let owned = prepared.owned(await checkAll(jobsList, concurrency: jobs, options: live.netOptions))
+      let results = owned.map(\.1)
       let checkedAt = now()
 
       var reports: [CheckReport] = []
       for (index, entry) in entries.enumerated() {
-        let mine = zip(owners, results).filter { $0.0 == index }.map(\.1)
+        let mine = owned.filter { $0.0 == index }.map(\.1)
         guard !mine.isEmpty else { continue }
         let provider = entry.credential.provider.flatMap(Provider.named)
         for result in mine {
           if json {
-            reports.append(CheckReport(result, account: entry.credential.account, provider: provider))
+            reports.append(CheckReport(result, account: entry.credential.account, provider: provider, kind: entry.credential.kind))
           } else {
             Terminal.writeOut(resultLine(result, account: entry.credential.account) + "\n")
             if result.verdict != .ok {
-              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account))\n")
+              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account, kind: entry.credential.kind))\n")
             }
           }
         }

@@ -51,7 +51,7 @@ struct CheckReport: Encodable {
   var detail: String
   var hint: String?
 
-  init(_ result: CheckResult, account: String, provider: Provider?) {
+  init(_ result: CheckResult, account: String, provider: Provider?, kind: CredentialKind? = nil) {
     self.account = account
     self.protocol = result.endpoint.proto.rawValue
     host = result.endpoint.host
@@ -60,6 +60,6 @@ struct CheckReport: Encodable {
     self.result = result.verdict.rawValue
     latency_ms = Int((result.latency * 1000).rounded())
     detail = result.detail
-    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account)
+    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account, kind: kind)
   }
 }

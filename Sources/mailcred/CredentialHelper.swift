@@ -26,12 +26,20 @@ extension Mailcred {
       do { request = try GitCredentialMessage.parse(input) } catch {
         throw fail(.input(.usage(error.description)).withStatus(.dataError))
       }
-      let helper = GitCredentialHelper(store: Environment.live().store)
+      var helper = GitCredentialHelper(store: Environment.live().store)
+      let refresher = makeRefresher(store: helper.store)
+      helper.bearerToken = { entry throws(MailcredError) in
+        switch refresher.accessToken(account: entry.credential.account) {
+        case .success(let token): return token.accessToken
+        case .failure(let failure): throw .conflict(failure.message(account: entry.credential.account), failure.exitStatus)
+        }
+      }
       switch operation {
       case "get":
         guard let (reply, secret) = try reporting({ () throws(MailcredError) in try helper.get(request) }) else { return }
         var out = reply.serialized()
-        out += Array("password=".utf8) + secret.bytes + [0x0a]
+        // An oauth2 token goes as `credential=` when git announced `capability[]=authtype` (see the core).
+        out += Array((reply["authtype"] == nil ? "password=" : "credential=").utf8) + secret.bytes + [0x0a]
         defer { wipe(&out) }
         Terminal.writeAll(STDOUT_FILENO, out)
       case "store":

@@ -24,6 +24,8 @@ extension Mailcred {
       let store = Environment.live().store
       do {
         let secret = try store.secret(account: account)
+        // One prefix comparison: a password never contains the payload's LF (see OAuthPayload).
+        if OAuthPayload.isPayload(secret) { return printAccessToken(account: account, stored: secret, store: store) }
         guard Terminal.writeSecretLine(secret) else {
           return fail(.configuration("cannot write to standard output")).rawValue
         }

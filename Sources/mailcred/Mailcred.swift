@@ -11,7 +11,7 @@ struct Mailcred: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       Add.self, Get.self, List.self, Show.self, Check.self, Audit.self, Rotate.self, Remove.self,
-      Restore.self, Providers.self, CredentialHelper.self,
+      Restore.self, Providers.self, Authorize.self, CredentialHelper.self,
     ]
   )
 

@@ -74,6 +74,9 @@ extension Mailcred {
         return try store.current(account: account)
       }
       let old = entry.credential
+      if old.kind == .oauth2 {
+        throw fail(.conflict("\(account) is an OAuth2 credential: `mailcred authorize \(account)` replaces its grant", .dataError))
+      }
       let provider = old.provider.flatMap(Provider.named)
       if provider?.basicAuthDisabled == true {
         warn("\(provider!.name) no longer accepts passwords or app passwords: a new one will be rejected too (OAuth2 is needed)")

@@ -73,6 +73,23 @@ extension RealKeyringTests {
   }
 
   @Test(arguments: kinds)
+  func searchReturnsEveryItemOfAManyItemCollection(kind: Kind) throws {
+    // More items than a bus allows pending replies by default (128): the pipelined attribute reads must
+    // not lose any.
+    let keyring = make(kind)
+    let prefix = Harness.uniqueName("many")
+    for index in 0..<150 {
+      var values = attributes("\(prefix)-\(index)")
+      values["provider"] = prefix
+      try keyring.create(attributes: values, label: "l", secret: secret("s\(index)"))
+    }
+    let found = try keyring.search(["provider": prefix])
+    #expect(found.count == 150)
+    #expect(Set(found.compactMap { $0.attributes["account"] }).count == 150)
+    for item in found { try keyring.delete(item) }
+  }
+
+  @Test(arguments: kinds)
   func refusesUnknownAttributes(kind: Kind) throws {
     let keyring = make(kind)
     var bad = attributes(Harness.uniqueName("contract"))

@@ -3,7 +3,8 @@
 
 Wait (in parallel, bounded by SECONDS in total) until each server sends its real greeting, not merely
 until its port accepts: Dovecot's login processes may still be starting when the listener is open.
-MODE is "plain" or "tls" (implicit TLS, certificate verified against CA for the name "localhost").
+MODE is "plain" or "tls" (implicit TLS, certificate verified against CA for the name "localhost"); "http" and
+"https" send a GET first (servers that do not greet), with PREFIX e.g. "HTTP/1.".
 PREFIX is what the greeting must start with ("220 ", "* OK").
 A --pid whose process has exited (or is a zombie) makes the wait fail at once instead of at the deadline.
 Prints one line per server with the time it took; exit 1 naming what was not ready.
@@ -25,8 +26,10 @@ def alive(pid):
 def probe(host, port, mode, prefix, ctx, budget):
     with socket.create_connection((host, port), timeout=budget) as s:
         s.settimeout(budget)
-        if mode == "tls":
+        if mode in ("tls", "https"):
             s = ctx.wrap_socket(s, server_hostname="localhost")
+        if mode in ("http", "https"):
+            s.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
         data = b""
         while b"\n" not in data:
             chunk = s.recv(512)

@@ -1,0 +1,127 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Hands out a valid access token for an `oauth2` credential, refreshing it when it expires within five
+/// minutes (`OAuthPayload.refreshMargin`): what `get`, `check`, `audit` and the git helper use.
+///
+/// Many mail programs start at once (mbsync channels, a cron'd msmtp queue, several neomutt hooks), and a
+/// provider that rotates refresh tokens invalidates the old one on use, so two concurrent refreshes would
+/// lose the grant. Hence: refresh only under a per-account lock (a `flock`ed file, injected), re-read the
+/// keyring after taking it (another process may have refreshed meanwhile), and store the new payload before
+/// anything else — the Secret Service replaces the item with identical attributes in one operation, so the
+/// old refresh token is dropped only by the write that stores its successor.
+public struct OAuthRefresher: Sendable {
+  public typealias Unlock = @Sendable () -> Void
+
+  public let store: CredentialStore
+  public let transport: any OAuthTransport
+  /// Takes the account's refresh lock (waiting for another process's refresh), returns its release.
+  public let lock: @Sendable (String) throws(MailcredError) -> Unlock
+  public let now: @Sendable () -> Date
+
+  public init(
+    store: CredentialStore, transport: any OAuthTransport,
+    lock: @escaping @Sendable (String) throws(MailcredError) -> Unlock, now: @escaping @Sendable () -> Date
+  ) {
+    self.store = store
+    self.transport = transport
+    self.lock = lock
+    self.now = now
+  }
+
+  public struct Token: Sendable {
+    public var accessToken: SecretBytes
+    /// Whether this call refreshed it (a token endpoint round trip was made).
+    public var refreshed: Bool
+    /// Something the user should hear although a token was handed out (stderr).
+    public var warning: String?
+  }
+
+  /// A valid access token for `account`. `stored` is the keyring secret when the caller already read it
+  /// (the `get` fast path); a token valid for five more minutes is then returned without another keyring
+  /// call. `force` refreshes even a valid token: `check` and `audit` verify the grant itself (a revoked
+  /// refresh token must show up before the cached access token expires and mail stops).
+  public func accessToken(account: String, stored: SecretBytes? = nil, force: Bool = false) -> Result<Token, OAuthFailure> {
+    if !force, let stored, let payload = try? OAuthPayload(parsing: stored) {
+      defer { payload.wipe() }
+      if let token = payload.accessToken(validAt: now()) { return .success(Token(accessToken: copy(token), refreshed: false)) }
+    }
+    let unlock: Unlock
+    do { unlock = try lock(account) } catch { return .failure(.store(error)) }
+    defer { unlock() }
+
+    let entry: CredentialStore.Entry
+    let payload: OAuthPayload
+    do {
+      entry = try store.current(account: account)
+      guard entry.credential.kind == .oauth2 else {
+        return .failure(.malformed("'\(account)' is a \(entry.credential.kind.rawValue) credential, not oauth2"))
+      }
+      let secret = try store.secret(of: entry)
+      defer { secret.wipe() }
+      payload = try OAuthPayload(parsing: secret)
+    } catch let error as MailcredError {
+      return .failure(.store(error))
+    } catch {
+      return .failure(.malformed("\(error)"))
+    }
+    defer { payload.wipe() }
+    // Another process refreshed while we waited for the lock.
+    if !force, let token = payload.accessToken(validAt: now()) { return .success(Token(accessToken: copy(token), refreshed: false)) }
+    guard let settings = entry.credential.oauth else {
+      return .failure(.malformed("'\(account)' has no token endpoint or client id stored: run `mailcred authorize \(account)`"))
+    }
+
+    let requested = now()
+    let client = OAuthClient(transport: transport, settings: settings, clientSecret: payload.clientSecret)
+    switch client.refresh(payload.refreshToken) {
+    case .failure(let failure):
+      // The provider is unreachable but the cached token still works for a while: mail goes out now.
+      if failure.verdict != .rejected, let token = payload.accessToken(validAt: now(), margin: 10) {
+        let left = Int(payload.accessExpires!.timeIntervalSince(now()))
+        return .success(Token(
+          accessToken: copy(token), refreshed: false,
+          warning: "could not refresh the access token of \(account) (\(failure.description)); using the current one, valid for \(left) more seconds"))
+      }
+      return .failure(failure)
+    case .success(let grant):
+      let lifetime = Double(grant.expiresIn ?? 3600)
+      let fresh = OAuthPayload(
+        refreshToken: grant.refreshToken ?? copy(payload.refreshToken), accessToken: grant.accessToken,
+        accessExpires: Date(timeIntervalSince1970: (requested.timeIntervalSince1970 + lifetime).rounded(.down)),
+        clientSecret: payload.clientSecret.map(copy))
+      defer { fresh.wipe() }
+      let encoded = fresh.encoded()
+      defer { encoded.wipe() }
+      var warning: String?
+      do {
+        try store.add(entry.credential, secret: encoded, replace: true)
+      } catch {
+        warning = "refreshed the access token of \(account) but could not store it (\(error.description))"
+          + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `mailcred authorize \(account)`" : "")
+      }
+      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning))
+    }
+  }
+}
+
+/// A copy with its own buffer (the original's owner wipes it independently).
+func copy(_ secret: SecretBytes) -> SecretBytes {
+  SecretBytes(taking: secret.withUnsafeBytes { Array($0) })
+}
+
+extension OAuthFailure {
+  /// The one-line message `get` and the git helper print, naming what to do.
+  public func message(account: String) -> String {
+    switch self {
+    case .refused(let error, _) where verdict == .rejected:
+      return "the token endpoint refused the refresh token of \(account) (\(description)): the grant was revoked "
+        + "or expired — `mailcred authorize \(account)`" + (error == "invalid_client" ? " (check the client id)" : "")
+    case .store(let error): return error.description
+    default: return "could not refresh the access token of \(account): \(description)"
+    }
+  }
+}
