@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import COpenSSL
 import Synchronization
 
@@ -18,9 +21,12 @@ final class TLSClientContext: @unchecked Sendable {
       throw openSSLError("cannot require TLS 1.2")
     }
     SSL_CTX_set_options(context, mailcred_SSL_OP_NO_COMPRESSION() | mailcred_SSL_OP_NO_RENEGOTIATION())
+    // Received plaintext is wiped from OpenSSL's buffer once copied out. (Sent plaintext needs nothing:
+    // SSL_write copies it into the record buffer and encrypts it there in place.)
+    SSL_CTX_set_options(context, mailcred_SSL_OP_CLEANSE_PLAINTEXT())
     // Swift arrays may move between a WANT_WRITE and its retry.
     _ = mailcred_SSL_CTX_set_mode(context, mailcred_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
-    guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw openSSLError("cannot load the system trust store") }
+    try Self.loadSystemTrustStore(into: context)
     if let caFile {
       guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
         throw openSSLError("cannot load CA file '\(caFile)'")
@@ -30,6 +36,42 @@ final class TLSClientContext: @unchecked Sendable {
   }
 
   deinit { SSL_CTX_free(context) }
+
+  /// The system trust store, preferably as OpenSSL's hashed certificate directory: it is read lazily, one
+  /// issuer at a time, where the bundle file (`SSL_CTX_set_default_verify_paths` loads both) costs parsing
+  /// every CA on each run — most of a one-shot `check`'s own time. A bundle named by SSL_CERT_FILE alone
+  /// is honoured, as is a system without a hashed directory.
+  private static func loadSystemTrustStore(into context: OpaquePointer) throws(NetError) {
+    let environment = { (name: UnsafePointer<CChar>?) -> String? in
+      guard let name, let value = getenv(name) else { return nil }
+      let text = String(cString: value)
+      return text.isEmpty ? nil : text
+    }
+    let fileFromEnvironment = environment(X509_get_default_cert_file_env())
+    let directory = environment(X509_get_default_cert_dir_env()) ?? String(cString: X509_get_default_cert_dir())
+    let useDirectory = (fileFromEnvironment == nil || environment(X509_get_default_cert_dir_env()) != nil)
+      && hasHashedCertificates(directory)
+    if useDirectory {
+      guard SSL_CTX_load_verify_locations(context, nil, directory) == 1 else {
+        throw openSSLError("cannot use the system trust store at \(directory)")
+      }
+    } else {
+      guard SSL_CTX_set_default_verify_paths(context) == 1 else { throw openSSLError("cannot load the system trust store") }
+    }
+  }
+
+  /// Whether `directory` holds c_rehash-style links (`8-hex-digits.0`), which lazy lookup needs.
+  private static func hasHashedCertificates(_ directory: String) -> Bool {
+    guard let handle = opendir(directory) else { return false }
+    defer { closedir(handle) }
+    while let entry = readdir(handle) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if name.count == 10, name.hasSuffix(".0"), name.prefix(8).allSatisfy(\.isHexDigit) { return true }
+    }
+    return false
+  }
 
   /// The process's context for `caFile`, made on first use. Failures are not remembered (the file may
   /// appear), and each caller gets the error.

@@ -102,6 +102,29 @@ extension RealKeyringTests {
       try Harness.mailcred(["remove", account, "--yes"])
     }
 
+    @Test func aCAInTheSystemsHashedDirectoryIsTrustedWithoutCAFile() throws {
+      // The trust store is read from OpenSSL's hashed directory (SSL_CERT_DIR): a CA linked there by
+      // `openssl rehash` is trusted with no --ca-file, and an empty directory trusts nothing.
+      let account = Harness.uniqueName("hashdir")
+      #expect(try add(account, secret: Self.password, ["--smtp", "127.0.0.1:\(Harness.submissionPort)"]).status == 0)
+      let trusted = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("certs")).path
+      let empty = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("nocerts")).path
+      try FileManager.default.createDirectory(atPath: trusted, withIntermediateDirectories: true)
+      try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+      defer {
+        try? FileManager.default.removeItem(atPath: trusted)
+        try? FileManager.default.removeItem(atPath: empty)
+      }
+      try FileManager.default.copyItem(atPath: Harness.caFile, toPath: trusted + "/harness-ca.pem")
+      #expect(try Harness.run("/usr/bin/openssl", ["rehash", trusted]).status == 0)
+      let ok = try Harness.mailcred(["check", account, "--timeout", "5"], environment: ["SSL_CERT_DIR": trusted, "SSL_CERT_FILE": nil])
+      #expect(ok.status == 0, "\(ok.stdout)")
+      let refused = try Harness.mailcred(["check", account, "--timeout", "5"], environment: ["SSL_CERT_DIR": empty, "SSL_CERT_FILE": nil])
+      #expect(refused.status == 76)
+      #expect(refused.stdout.contains("tls-failed"))
+      try Harness.mailcred(["remove", account, "--yes"])
+    }
+
     @Test(arguments: ["WRONG_HOST", "EXPIRED", "SELFSIGNED"])
     func badCertificatesAreTLSFailures(which: String) throws {
       let account = Harness.uniqueName("cert")
