@@ -26,5 +26,8 @@ static inline long mailcred_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER(void) {
 // SSL_OP_* are built with SSL_OP_BIT(n), a function-like macro.
 static inline uint64_t mailcred_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline uint64_t mailcred_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
+// OpenSSL otherwise keeps decrypted application data (token answers, a server's echo) in its read buffer
+// until overwritten or freed without zeroing; with this it OPENSSL_cleanse()s it once handed over.
+static inline uint64_t mailcred_SSL_OP_CLEANSE_PLAINTEXT(void) { return SSL_OP_CLEANSE_PLAINTEXT; }
 
 static inline void mailcred_OPENSSL_free(void *pointer) { OPENSSL_free(pointer); }

@@ -154,6 +154,8 @@ public struct GitCredentialHelper: Sendable {
   /// An oauth2 credential's answer: with `capability[]=authtype` from git (2.46+), the token as
   /// `authtype=Bearer` + `credential=` (and `ephemeral`: it expires within the hour, no helper should
   /// store it); otherwise the token as the password, which is what SMTP's XOAUTH2-capable clients expect.
+  /// The writer puts `capability[]=authtype` first (git reads the new fields only after it) and the secret
+  /// under `credential=` when `authtype` is set.
   private func bearerReply(_ request: GitCredentialMessage, _ entry: CredentialStore.Entry) throws(MailcredError)
     -> (GitCredentialMessage, SecretBytes)?
   {
@@ -162,7 +164,6 @@ public struct GitCredentialHelper: Sendable {
     var reply = GitCredentialMessage()
     reply["username"] = entry.credential.user
     if request.lists["capability"]?.contains("authtype") == true {
-      reply.lists["capability"] = ["authtype"]
       reply["authtype"] = "Bearer"
       reply["ephemeral"] = "1"
     }

@@ -60,7 +60,8 @@ public struct IMAPAuthExchange: AuthExchange {
   }
 
   public func verdictOnClose() -> (CheckClass, String) {
-    if let bye { return (.temporary, "the server said BYE: \(bye)") }
+    // A BYE may quote the AUTHENTICATE line back: redacted like every other detail.
+    if let bye { return (.temporary, credentials.redacting("the server said BYE: \(bye)", bearer: bearer)) }
     return (.protocolError, "the server closed the connection" + (stage == .greeting ? " before its greeting" : ""))
   }
 

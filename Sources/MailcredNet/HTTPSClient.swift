@@ -64,15 +64,16 @@ public struct HTTPSTransport: OAuthTransport {
     var body = BodyBuffer(capacity: length ?? 16 * 1024)
     while length.map({ body.count < $0 }) ?? true {
       if chunked, let decoded = decodeChunked(body.bytes) { body.replace(with: decoded); break }
-      let more = try connection.readAvailable(deadline: deadline)
+      // `var`, wiped below in place: a second reference would make the wipe zero a fresh copy and free
+      // the original, token and all, unwiped.
+      var more = try connection.readAvailable(deadline: deadline)
       if more.isEmpty {
         if let length, body.count < length { throw NetError.closed }
         if chunked { throw NetError.io("the chunked HTTP answer ended early") }
         break
       }
-      var received = more
-      body.append(received)
-      MailcredCore.wipe(&received)
+      body.append(more)
+      MailcredCore.wipe(&more)
       if body.count > Self.maximumBody { throw NetError.io("HTTP answer larger than \(Self.maximumBody) bytes") }
     }
     if let length, body.count > length { body.truncate(to: length) }

@@ -118,7 +118,11 @@ public final class LoopbackRedirectListener {
             close(clients[0].fd)
             clients.removeFirst()
           }
-          clients.append((fd, []))
+          // Sized for the largest request kept (16 KiB, plus one 4 KiB receive) so that it never grows:
+          // growing would leave copies of the authorization code in freed memory.
+          var request: [UInt8] = []
+          request.reserveCapacity(20 * 1024)
+          clients.append((fd, request))
         }
       }
     }

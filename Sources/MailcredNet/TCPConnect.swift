@@ -66,7 +66,10 @@ private func connectOnce(_ address: SocketAddress, deadline: Deadline) throws(Ne
     var pending: Int32 = 0
     var length = socklen_t(MemoryLayout<Int32>.size)
     guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length) == 0 else { throw connectError(errno) }
-    if pending != 0 { throw connectError(pending) }
+    // ECONNRESET here means the connection was made and then reset (a refused SYN is ECONNREFUSED): the
+    // server is reachable, so this is no connect failure; the first read reports the end, classified as
+    // any other close.
+    if pending != 0 && pending != ECONNRESET { throw connectError(pending) }
   }
   var on: Int32 = 1
   // Commands are small and each waits for its reply: do not let Nagle hold them back.

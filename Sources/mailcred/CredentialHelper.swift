@@ -37,9 +37,10 @@ extension Mailcred {
       switch operation {
       case "get":
         guard let (reply, secret) = try reporting({ () throws(MailcredError) in try helper.get(request) }) else { return }
-        var out = reply.serialized()
+        let bearer = reply["authtype"] != nil
+        var out = (bearer ? Array("capability[]=authtype\n".utf8) : []) + reply.serialized()
         // An oauth2 token goes as `credential=` when git announced `capability[]=authtype` (see the core).
-        out += Array((reply["authtype"] == nil ? "password=" : "credential=").utf8) + secret.bytes + [0x0a]
+        out += Array((bearer ? "credential=" : "password=").utf8) + secret.bytes + [0x0a]
         defer { wipe(&out) }
         Terminal.writeAll(STDOUT_FILENO, out)
       case "store":

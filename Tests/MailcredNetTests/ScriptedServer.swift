@@ -14,6 +14,7 @@ final class ScriptedServer: Sendable {
   private let listener: Int32
   private let lines = Mutex<[String]>([])
   private let connections = Atomic<Int>(0)
+  private let clear = Mutex<[UInt8]>([])
 
   init(host: String = "127.0.0.1", _ script: @escaping @Sendable (ServerConnection) -> Void) throws {
     let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -70,6 +71,11 @@ final class ScriptedServer: Sendable {
   var connectionCount: Int { connections.load(ordering: .relaxed) }
 
   fileprivate func record(_ line: String) { lines.withLock { $0.append(line) } }
+
+  /// Every byte any connection read before TLS (lines, and raw reads such as a ClientHello): what
+  /// crossed the wire in clear, for asserting that no credential byte did.
+  var clearText: [UInt8] { clear.withLock { $0 } }
+  fileprivate func recordClear(_ bytes: ArraySlice<UInt8>) { clear.withLock { $0.append(contentsOf: bytes) } }
 }
 
 enum ServerError: Error { case setup(String) }
@@ -80,6 +86,7 @@ final class ServerConnection {
   private let server: ScriptedServer
   private var ssl: OpaquePointer?
   private var buffer: [UInt8] = []
+  private var closed = false
 
   fileprivate init(fd: Int32, server: ScriptedServer) {
     self.fd = fd
@@ -123,6 +130,7 @@ final class ServerConnection {
         return recv(fd, raw.baseAddress, raw.count, 0)
       }
       if count <= 0 { return nil }
+      if ssl == nil { server.recordClear(chunk[..<count]) }
       buffer.append(contentsOf: chunk[..<count])
     }
   }
@@ -148,7 +156,50 @@ final class ServerConnection {
     for (index, line) in lines.enumerated() { send("250\(index == lines.count - 1 ? " " : "-")\(line)\r\n") }
   }
 
+  /// One receive in clear (e.g. the client's TLS ClientHello, which is then left unanswered); its byte
+  /// count, 0 at EOF or error.
+  @discardableResult
+  func readRaw() -> Int {
+    var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    if count <= 0 { return 0 }
+    server.recordClear(chunk[..<count])
+    return count
+  }
+
+  /// Sends `text` one byte at a time, `interval` seconds apart (slow-loris); false once the client is gone.
+  @discardableResult
+  func dribble(_ text: String, every interval: Double) -> Bool { dribble(Array(text.utf8), every: interval) }
+
+  @discardableResult
+  func dribble(_ bytes: [UInt8], every interval: Double) -> Bool {
+    for byte in bytes {
+      let sent = withUnsafeBytes(of: byte) { raw -> Int in
+        if let ssl { return Int(SSL_write(ssl, raw.baseAddress, 1)) }
+        return Glibc.send(fd, raw.baseAddress, 1, Int32(MSG_NOSIGNAL))
+      }
+      if sent <= 0 { return false }
+      usleep(UInt32(interval * 1_000_000))
+    }
+    return true
+  }
+
+  /// Aborts the connection with a TCP RST (SO_LINGER 0, then close), with no TLS close_notify.
+  func reset() {
+    guard !closed else { return }
+    var abortive = linger(l_onoff: 1, l_linger: 0)
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, socklen_t(MemoryLayout<linger>.size))
+    if let ssl {
+      SSL_free(ssl)
+      self.ssl = nil
+    }
+    Glibc.close(fd)
+    closed = true
+  }
+
   fileprivate func close() {
+    guard !closed else { return }
+    closed = true
     if let ssl {
       SSL_shutdown(ssl)
       SSL_free(ssl)

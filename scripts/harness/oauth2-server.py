@@ -3,6 +3,10 @@
 
   oauth2-server.py serve --port P --introspect-port Q --cert PEM --key KEY [--log FILE]
   oauth2-server.py browse URL --ca CA.pem      (the tests' "browser": follows the authorization redirect)
+  oauth2-server.py admin URL [KEY=VALUE...] [--stdin]
+                                               (the tests' controls: POST the pairs, or GET without any;
+                                                --stdin adds KEY=VALUE lines from stdin, for tokens, which
+                                                must not be in argv; prints the JSON answer)
 
 serve listens on two ports of 127.0.0.1:
   https://127.0.0.1:P   (the harness certificate; what mailcred talks to)
@@ -20,19 +24,24 @@ serve listens on two ports of 127.0.0.1:
     POST /introspect     token=... -> {"active": true, "email": USER, ...} or {"active": false} (RFC 7662)
     GET  /admin/stats?user=U            counters: code_grants, refresh_grants, device_pending, slow_down,
                                         device_grants, invalid_grant, introspections, introspections_active
-    POST /admin/config  user=U [access_lifetime=S] [rotate=0|1] [refresh_delay=S]
+    POST /admin/config  user=U [access_lifetime=S] [rotate=0|1] [refresh_delay=S] [email=E]
                                         lifetime of the next access tokens (default 3600), refresh-token
-                                        rotation (default on), and a delay before answering refresh grants
+                                        rotation (default on), a delay before answering refresh grants, and
+                                        the identity the tokens carry (default U: "signed in as another
+                                        account" when different)
     POST /admin/revoke  user=U          revokes every refresh and access token of U
     POST /admin/approve user_code=C user=U   approves a pending device authorization as U
     POST /admin/deny    user_code=C     declines it
-Tokens are random; nothing secret is logged (the log names grants, users and outcomes only).
+Tokens, codes and device codes are random and carry the test suite's leak marker (scripts/test, Harness.swift),
+so the leak check also catches a token in a process's argv or environment or in a file. Nothing secret is
+logged (the log names grants, users and outcomes only).
 Uses /usr/bin/python3 and the standard library only.
 """
 import base64, hashlib, json, os, secrets, ssl, sys, threading, time, urllib.parse, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-LOCK = threading.Lock()
+LOCK = threading.Lock()       # the tables below
+LOG_LOCK = threading.Lock()   # the log file (log() is called with and without LOCK held)
 CODES = {}      # code -> dict(client_id, redirect_uri, challenge, scope, user, used)
 REFRESH = {}    # refresh token -> dict(client_id, user, scope, active)
 ACCESS = {}     # access token -> dict(client_id, user, scope, expires, active)
@@ -40,11 +49,13 @@ DEVICES = {}    # device_code -> dict(client_id, scope, user_code, user, denied,
 STATS = {}      # user -> counters
 CONFIG = {}     # user -> dict(access_lifetime, rotate, refresh_delay)
 LOG = None
+# The secret marker of scripts/test's leak check (Harness.canary): every token contains it.
+MARKER = "MCANARY7q"
 
 
 def log(message):
     if LOG:
-        with LOCK:
+        with LOG_LOCK:
             LOG.write(f"{time.strftime('%H:%M:%S')} {message}\n")
             LOG.flush()
 
@@ -55,17 +66,18 @@ def count(user, key, n=1):
 
 
 def config(user):
-    return CONFIG.setdefault(user, {"access_lifetime": 3600, "rotate": True, "refresh_delay": 0.0})
+    return CONFIG.setdefault(user, {"access_lifetime": 3600, "rotate": True, "refresh_delay": 0.0, "email": user})
 
 
 def issue(user, client_id, scope, with_refresh=True):
     """Tokens for user (caller holds LOCK)."""
     lifetime = config(user)["access_lifetime"]
-    access = "at-" + secrets.token_urlsafe(24)
-    ACCESS[access] = {"client_id": client_id, "user": user, "scope": scope, "expires": time.time() + lifetime, "active": True}
+    access = f"at-{MARKER}-" + secrets.token_urlsafe(24)
+    ACCESS[access] = {"client_id": client_id, "user": user, "scope": scope, "expires": time.time() + lifetime, "active": True,
+                      "email": config(user)["email"]}
     answer = {"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope}
     if with_refresh:
-        refresh = "rt-" + secrets.token_urlsafe(24)
+        refresh = f"rt-{MARKER}-" + secrets.token_urlsafe(24)
         REFRESH[refresh] = {"client_id": client_id, "user": user, "scope": scope, "active": True}
         answer["refresh_token"] = refresh
     return answer
@@ -78,6 +90,7 @@ def s256(verifier):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mailcred-test-oauth2"
+    timeout = 10  # a client that stalls costs its own thread only
 
     def log_message(self, *args):  # the default would print request lines (with codes) to stderr
         pass
@@ -131,7 +144,7 @@ class TLSHandler(Handler):
         user = q.get("login_hint")
         if not user:
             return back({"error": "login_required", "error_description": "this test server needs login_hint"})
-        code = "code-" + secrets.token_urlsafe(16)
+        code = f"code-{MARKER}-" + secrets.token_urlsafe(16)
         with LOCK:
             CODES[code] = {"client_id": q["client_id"], "redirect_uri": redirect, "challenge": q["code_challenge"],
                            "scope": q.get("scope", ""), "user": user, "used": False}
@@ -201,7 +214,7 @@ class TLSHandler(Handler):
     def device(self, form):
         if not form.get("client_id"):
             return self.error("invalid_client", "client_id missing", 401)
-        device_code = "dc-" + secrets.token_urlsafe(24)
+        device_code = f"dc-{MARKER}-" + secrets.token_urlsafe(24)
         letters = "BCDFGHJKLMNPQRSTVWXZ"
         user_code = "".join(secrets.choice(letters) for _ in range(4)) + "-" + "".join(secrets.choice(letters) for _ in range(4))
         port = self.server.server_address[1]
@@ -274,7 +287,7 @@ class PlainHandler(Handler):
             log(f"introspect user={user}: active={active}")
             if not active:
                 return self.reply(200, {"active": False})
-            return self.reply(200, {"active": True, "email": user, "client_id": entry["client_id"], "scope": entry["scope"],
+            return self.reply(200, {"active": True, "email": entry["email"], "client_id": entry["client_id"], "scope": entry["scope"],
                                     "exp": int(entry["expires"])})
         if url.path == "/admin/config":
             with LOCK:
@@ -285,6 +298,8 @@ class PlainHandler(Handler):
                     c["rotate"] = form["rotate"] == "1"
                 if "refresh_delay" in form:
                     c["refresh_delay"] = float(form["refresh_delay"])
+                if "email" in form:
+                    c["email"] = form["email"]
             return self.reply(200, {"ok": True})
         if url.path == "/admin/revoke":
             user = form["user"]
@@ -309,15 +324,32 @@ class PlainHandler(Handler):
         self.reply(404, {"error": "not_found"})
 
 
+class TLSServer(ThreadingHTTPServer):
+    """The TLS handshake happens in the request's thread, not in accept(): a client that connects and says
+    nothing must not stall every other client."""
+    daemon_threads = True
+
+    def __init__(self, address, handler, context):
+        super().__init__(address, handler)
+        self.context = context
+
+    def finish_request(self, request, client_address):
+        request.settimeout(10)
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.RequestHandlerClass(tls, client_address, self)
+
+
 def serve(args):
     global LOG
     opts = dict(zip(args[::2], args[1::2]))
     if opts.get("--log"):
         LOG = open(opts["--log"], "a")
-    tls = ThreadingHTTPServer(("127.0.0.1", int(opts["--port"])), TLSHandler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(opts["--cert"], opts["--key"])
-    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    tls = TLSServer(("127.0.0.1", int(opts["--port"])), TLSHandler, context)
     plain = ThreadingHTTPServer(("127.0.0.1", int(opts["--introspect-port"])), PlainHandler)
     for server in (tls, plain):
         server.daemon_threads = True
@@ -343,11 +375,27 @@ def browse(args):
         return 1
 
 
+def admin(args):
+    url, pairs = args[0], [a for a in args[1:] if a != "--stdin"]
+    if "--stdin" in args[1:]:
+        pairs += [line.rstrip("\n") for line in sys.stdin if "=" in line]
+    data = urllib.parse.urlencode([tuple(p.split("=", 1)) for p in pairs]).encode() if pairs else None
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=10) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as e:
+        print(e.read().decode())
+        return 1
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "serve":
         serve(sys.argv[2:])
     elif len(sys.argv) >= 3 and sys.argv[1] == "browse":
         sys.exit(browse(sys.argv[2:]))
+    elif len(sys.argv) >= 3 and sys.argv[1] == "admin":
+        sys.exit(admin(sys.argv[2:]))
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(64)
