@@ -436,6 +436,58 @@ extension RealKeyringTests {
       #expect(arrived, "the message never reached the sink")
     }
 
+    /// Cyrus SASL's XOAUTH2 plugin (Debian: libsasl2-modules-kdexoauth2) takes the token as the password.
+    static let saslXOAuth2Plugin = ["/usr/lib/x86_64-linux-gnu/sasl2", "/usr/lib/aarch64-linux-gnu/sasl2", "/usr/lib/sasl2"]
+      .contains { FileManager.default.fileExists(atPath: $0 + "/libkdexoauth2.so") || FileManager.default.fileExists(atPath: $0 + "/libxoauth2.so") }
+
+    @Test(.enabled(if: saslXOAuth2Plugin, "needs a Cyrus SASL XOAUTH2 plugin (libsasl2-modules-kdexoauth2)"))
+    func mbsyncWithAuthMechsXOAuth2AndPassCmdMailcredGetSyncsFromDovecot() throws {
+      let user = try mailUser("oauth-mbsync")
+      let account = Harness.uniqueName("oauth-mbsync")
+      defer { remove(account) }
+      #expect(try authorize(account, user: user).status == 0)
+      let marker = Harness.uniqueName("oauth-sync")
+      let config = try #require(Harness.directory) + "/dovecot/dovecot.conf"
+      let saved = try Harness.run("/usr/bin/doveadm", ["-c", config, "save", "-u", user], stdin: "From: x@example.test\nSubject: \(marker)\n\nsynced\n")
+      #expect(saved.status == 0, "doveadm save: \(saved.stderr)")
+      let directory = try #require(Harness.directory) + "/oauth-clients/" + account
+      try FileManager.default.createDirectory(atPath: directory + "/mail", withIntermediateDirectories: true)
+      let rc = directory + "/mbsyncrc"
+      try """
+        IMAPAccount \(account)
+        Host 127.0.0.1
+        Port \(Harness.imapsPort)
+        User \(user)
+        PassCmd "\(try #require(Harness.binary)) get \(account)"
+        AuthMechs XOAUTH2
+        SSLType IMAPS
+        CertificateFile \(Harness.caFile)
+
+        IMAPStore remote
+        Account \(account)
+
+        MaildirStore local
+        Path \(directory)/mail/
+        Inbox \(directory)/mail/INBOX
+
+        Channel inbox
+        Far :remote:
+        Near :local:
+        Patterns INBOX
+        Create Near
+        SyncState *
+
+        """.write(toFile: rc, atomically: true, encoding: .utf8)
+      let log = Mail.DovecotLog()
+      let synced = try Harness.run("/usr/bin/mbsync", ["-c", rc, "-a"])
+      #expect(synced.status == 0, "mbsync: \(synced.stderr)")
+      #expect(!synced.stderr.contains(Harness.canary) && !synced.stdout.contains(Harness.canary))
+      let inbox = directory + "/mail/INBOX/new"
+      let names = (try? FileManager.default.contentsOfDirectory(atPath: inbox)) ?? []
+      #expect(names.contains { (try? String(contentsOfFile: inbox + "/" + $0, encoding: .utf8))?.contains(marker) == true })
+      #expect(log.newLines().contains("user=<\(user)>, method=XOAUTH2"))
+    }
+
     @Test func gitHelperAnswersBearerWhenGitAnnouncesAuthtypeAndThePasswordOtherwise() throws {
       let user = try mailUser("oauth-git")
       let account = Harness.uniqueName("oauth-git")
