@@ -20,17 +20,7 @@ extension Mailcred {
     @Option(help: ArgumentHelp("A provider preset (see `mailcred providers`).", valueName: "ID"))
     var provider: String?
 
-    @Option(help: ArgumentHelp("SMTP submission server.", valueName: "HOST[:PORT]"))
-    var smtp: String?
-
-    @Option(name: .customLong("smtp-security"), help: ArgumentHelp("starttls, tls, or plain (loopback only).", valueName: "MODE"))
-    var smtpSecurity: TransportSecurity?
-
-    @Option(help: ArgumentHelp("IMAP server.", valueName: "HOST[:PORT]"))
-    var imap: String?
-
-    @Option(name: .customLong("imap-security"), help: ArgumentHelp("tls, starttls, or plain (loopback only).", valueName: "MODE"))
-    var imapSecurity: TransportSecurity?
+    @OptionGroup var endpoints: EndpointOptions
 
     @Option(help: "password or app-password (default: the provider's, else password).")
     var kind: CredentialKind?
@@ -55,7 +45,7 @@ extension Mailcred {
       if kind == .oauth2 {
         throw ValidationError("an oauth2 credential is made with `mailcred authorize \(account) --provider ID --client-id ID`")
       }
-      if provider == nil && smtp == nil && imap == nil {
+      if provider == nil && endpoints.isEmpty {
         throw ValidationError("give --provider ID, or --smtp HOST[:PORT] and/or --imap HOST[:PORT]")
       }
     }
@@ -97,15 +87,7 @@ extension Mailcred {
       do {
         try validateAccountName(account)
         try validateUserName(user)
-        var smtpEndpoint = preset?.smtp
-        var imapEndpoint = preset?.imap
-        if let smtp { smtpEndpoint = try Endpoint.parse(smtp, proto: .smtp, security: smtpSecurity) }
-        else if let smtpSecurity, var endpoint = smtpEndpoint { endpoint.security = smtpSecurity; smtpEndpoint = endpoint }
-        if let imap { imapEndpoint = try Endpoint.parse(imap, proto: .imap, security: imapSecurity) }
-        else if let imapSecurity, var endpoint = imapEndpoint { endpoint.security = imapSecurity; imapEndpoint = endpoint }
-        for endpoint in [smtpEndpoint, imapEndpoint].compactMap({ $0 }) where endpoint.security == .plain && !endpoint.isLoopback {
-          throw InputError.invalid("security", "plain", "plain text is only allowed for a loopback host, not \(endpoint.host)")
-        }
+        let (smtpEndpoint, imapEndpoint) = try endpoints.resolve(smtp: preset?.smtp, imap: preset?.imap)
         let createdDate = try created.map { text throws(InputError) in try parseUserDate(text, option: "--created") } ?? now()
         let expiresDate = try expiry.resolve(created: createdDate, provider: preset)
         if let expiresDate, expiresDate <= createdDate {

@@ -56,17 +56,7 @@ extension Mailcred {
     @Option(name: .customLong("scope"), help: ArgumentHelp("A scope to request (repeatable; replaces the preset's).", valueName: "SCOPE"))
     var scopes: [String] = []
 
-    @Option(help: ArgumentHelp("SMTP submission server.", valueName: "HOST[:PORT]"))
-    var smtp: String?
-
-    @Option(name: .customLong("smtp-security"), help: ArgumentHelp("starttls, tls, or plain (loopback only).", valueName: "MODE"))
-    var smtpSecurity: TransportSecurity?
-
-    @Option(help: ArgumentHelp("IMAP server.", valueName: "HOST[:PORT]"))
-    var imap: String?
-
-    @Option(name: .customLong("imap-security"), help: ArgumentHelp("tls, starttls, or plain (loopback only).", valueName: "MODE"))
-    var imapSecurity: TransportSecurity?
+    @OptionGroup var endpoints: EndpointOptions
 
     @Flag(name: .customLong("no-browser"), help: "Only print the URL; do not run xdg-open.")
     var noBrowser = false
@@ -246,15 +236,7 @@ extension Mailcred {
           clientID: clientID, tokenEndpoint: token, scopes: chosenScopes, authorizationEndpoint: authorization,
           deviceEndpoint: deviceURL, caFile: live.caFile ?? old?.oauth?.caFile)
 
-        var smtpEndpoint = old?.smtp ?? providerInfo?.smtp
-        var imapEndpoint = old?.imap ?? providerInfo?.imap
-        if let smtp { smtpEndpoint = try Endpoint.parse(smtp, proto: .smtp, security: smtpSecurity) }
-        else if let smtpSecurity, var endpoint = smtpEndpoint { endpoint.security = smtpSecurity; smtpEndpoint = endpoint }
-        if let imap { imapEndpoint = try Endpoint.parse(imap, proto: .imap, security: imapSecurity) }
-        else if let imapSecurity, var endpoint = imapEndpoint { endpoint.security = imapSecurity; imapEndpoint = endpoint }
-        for endpoint in [smtpEndpoint, imapEndpoint].compactMap({ $0 }) where endpoint.security == .plain && !endpoint.isLoopback {
-          throw InputError.invalid("security", "plain", "plain text is only allowed for a loopback host, not \(endpoint.host)")
-        }
+        let (smtpEndpoint, imapEndpoint) = try endpoints.resolve(smtp: old?.smtp ?? providerInfo?.smtp, imap: old?.imap ?? providerInfo?.imap)
         return Credential(
           account: account, kind: .oauth2, user: user, smtp: smtpEndpoint, imap: imapEndpoint, provider: providerInfo?.id,
           created: now().wholeSeconds, oauth: settings)

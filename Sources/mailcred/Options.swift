@@ -58,3 +58,37 @@ struct ExpiryOptions: ParsableArguments {
     return provider?.defaultLifetime?.after(created)
   }
 }
+
+/// `--smtp HOST[:PORT] --smtp-security MODE --imap HOST[:PORT] --imap-security MODE`, for `add` and
+/// `authorize`.
+struct EndpointOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("SMTP submission server.", valueName: "HOST[:PORT]"))
+  var smtp: String?
+
+  @Option(name: .customLong("smtp-security"), help: ArgumentHelp("starttls, tls, or plain (loopback only).", valueName: "MODE"))
+  var smtpSecurity: TransportSecurity?
+
+  @Option(help: ArgumentHelp("IMAP server.", valueName: "HOST[:PORT]"))
+  var imap: String?
+
+  @Option(name: .customLong("imap-security"), help: ArgumentHelp("tls, starttls, or plain (loopback only).", valueName: "MODE"))
+  var imapSecurity: TransportSecurity?
+
+  var isEmpty: Bool { smtp == nil && imap == nil }
+
+  /// The endpoints these options give on top of `smtp`/`imap` (a preset's or the stored ones): a host
+  /// replaces the endpoint, a security alone changes it. Plain text only for a loopback host.
+  func resolve(smtp baseSMTP: Endpoint?, imap baseIMAP: Endpoint?) throws(InputError) -> (smtp: Endpoint?, imap: Endpoint?) {
+    func resolved(_ text: String?, _ security: TransportSecurity?, _ base: Endpoint?, _ proto: MailProtocol) throws(InputError) -> Endpoint? {
+      if let text { return try Endpoint.parse(text, proto: proto, security: security) }
+      guard var endpoint = base else { return nil }
+      if let security { endpoint.security = security }
+      return endpoint
+    }
+    let result = (try resolved(smtp, smtpSecurity, baseSMTP, .smtp), try resolved(imap, imapSecurity, baseIMAP, .imap))
+    for endpoint in [result.0, result.1].compactMap({ $0 }) where endpoint.security == .plain && !endpoint.isLoopback {
+      throw .invalid("security", "plain", "plain text is only allowed for a loopback host, not \(endpoint.host)")
+    }
+    return result
+  }
+}
