@@ -93,7 +93,8 @@ enum Terminal {
   }
 
   private static func readHidden(fd: Int32, prompt: String) throws(InputError) -> SecretBytes {
-    writeAll(fd, Array(prompt.utf8))
+    // Echo goes off before the prompt appears: whatever is typed once the prompt is visible is never
+    // shown (and nothing typed is flushed away after the prompt, as TCSAFLUSH would).
     var saved = termios()
     let haveTermios = tcgetattr(fd, &saved) == 0
     if haveTermios {
@@ -102,7 +103,8 @@ enum Terminal {
       quiet.c_lflag |= tcflag_t(ECHONL)
       _ = tcsetattr(fd, TCSAFLUSH, &quiet)
     }
-    defer { if haveTermios { _ = tcsetattr(fd, TCSAFLUSH, &saved) } }
+    defer { if haveTermios { _ = tcsetattr(fd, TCSANOW, &saved) } }
+    writeAll(fd, Array(prompt.utf8))
     return try readSecretLine(fd: fd)
   }
 
