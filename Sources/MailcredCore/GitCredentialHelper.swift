@@ -128,17 +128,21 @@ public struct GitCredentialHelper: Sendable {
   /// `erase`: after a failed login git asks to forget the password. The item is kept as `erased` (see
   /// `mailcred restore`) rather than deleted: one failure must not destroy the only copy of an app
   /// password. When the request carries a password, only an item holding that password is erased.
-  public func erase(_ request: GitCredentialMessage) throws(MailcredError) -> String? {
-    guard let target = Target(request), let entry = try match(target) else { return nil }
-    // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
-    // remove` (or `authorize`) is how an oauth2 credential goes.
-    if entry.credential.kind == .oauth2 { return nil }
-    if let password = request.password {
-      let given = SecretBytes(taking: Array(password.utf8))
-      guard try store.secret(of: entry) == given else { return nil }
+  public func erase(_ request: GitCredentialMessage) throws(MailcredError) -> [String] {
+    guard let target = Target(request) else { return [] }
+    // Like git's own helpers, erase every matching credential (a request without a username matches each
+    // user at that host), each one only when it holds the given password.
+    let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }
+    var erased: [String] = []
+    for entry in try store.all() where entry.credential.state == .current && target.matches(entry.credential) {
+      // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
+      // remove` (or `authorize`) is how an oauth2 credential goes.
+      if entry.credential.kind == .oauth2 { continue }
+      if let given, !(try store.secret(of: entry) == given) { continue }
+      try store.erase(entry)
+      erased.append(entry.credential.account)
     }
-    try store.erase(entry)
-    return entry.credential.account
+    return erased
   }
 
   private func freeAccountName(user: String, target: Target) throws(MailcredError) -> String {

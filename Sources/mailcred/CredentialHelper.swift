@@ -51,7 +51,7 @@ extension Mailcred {
         case .unchanged, .ignored: break
         }
       default:
-        if let account = try reporting({ () throws(MailcredError) in try helper.erase(request) }) {
+        for account in try reporting({ () throws(MailcredError) in try helper.erase(request) }) {
           note("erased \(account) at git's request; `mailcred restore \(account)` brings it back")
         }
       }

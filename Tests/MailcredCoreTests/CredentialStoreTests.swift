@@ -105,11 +105,21 @@ import Testing
   @Test func gitEraseOnlyErasesTheMatchingPasswordAndIsRecoverable() throws {
     try store.add(credential("work", user: "me"), secret: secret("right"), replace: false)
     let helper = GitCredentialHelper(store: store)
-    #expect(try helper.erase(try request("protocol=smtp\nhost=smtp.example.com:587\nusername=me\npassword=other\n")) == nil)
+    #expect(try helper.erase(try request("protocol=smtp\nhost=smtp.example.com:587\nusername=me\npassword=other\n")).isEmpty)
     #expect(text(try store.secret(account: "work")) == "right")
-    #expect(try helper.erase(try request("protocol=smtp\nhost=smtp.example.com:587\nusername=me\npassword=right\n")) == "work")
+    #expect(try helper.erase(try request("protocol=smtp\nhost=smtp.example.com:587\nusername=me\npassword=right\n")) == ["work"])
     #expect(try helper.get(try request("protocol=smtp\nhost=smtp.example.com:587\nusername=me\n")) == nil)
     _ = try store.restore(account: "work")
     #expect(text(try store.secret(account: "work")) == "right")
+  }
+
+  @Test func gitEraseWithoutAUsernameErasesEveryMatchingUserLikeGitsOwnHelpers() throws {
+    try store.add(credential("a", user: "alice"), secret: secret("pa"), replace: false)
+    try store.add(credential("b", user: "bob"), secret: secret("pb"), replace: false)
+    try store.add(credential("c", user: "carol", host: "other.example.com"), secret: secret("pc"), replace: false)
+    let helper = GitCredentialHelper(store: store)
+    #expect(try helper.erase(try request("protocol=smtp\nhost=smtp.example.com:587\n")).sorted() == ["a", "b"])
+    #expect(text(try store.secret(account: "c")) == "pc")
+    #expect(try store.all().filter { $0.credential.state == .erased }.count == 2)
   }
 }

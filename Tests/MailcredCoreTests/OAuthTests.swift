@@ -445,7 +445,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     // store and erase leave the grant alone
     let back = try GitCredentialMessage.parse(Array("protocol=smtp\nhost=smtp.example.org\nusername=me@example.org\npassword=at\n\n".utf8))
     #expect(try helper.store(back, now: Date()) == .unchanged("work"))
-    #expect(try helper.erase(back) == nil)
+    #expect(try helper.erase(back).isEmpty)
     #expect(OAuthPayload.isPayload(try store.secret(account: "work")))
   }
 }
