@@ -32,6 +32,11 @@ extension Mailcred {
         ("created", RFC3339.format(c.created)), ("expires", c.expires.map(RFC3339.format) ?? "never"),
         ("status", c.statusText(now: time)), ("last check", c.lastCheckText),
       ]
+      if let oauth = c.oauth {
+        lines += [("client id", oauth.clientID), ("token endpoint", oauth.tokenEndpoint), ("scopes", oauth.scope)]
+        if let url = oauth.authorizationEndpoint { lines.append(("authorization", url)) }
+        if let url = oauth.deviceEndpoint { lines.append(("device endpoint", url)) }
+      }
       let others = entries.filter { $0.item.id != entry.item.id }
       if !others.isEmpty {
         lines.append(("other items", others.map { "\($0.credential.state.rawValue) \(shortDate($0.credential.created))" }.joined(separator: ", ")))

@@ -201,6 +201,11 @@ extension RealKeyringTests {
       #expect(attributes["client-id"] == "mail-client" && attributes["scopes"] == "mail")
       #expect(attributes["token-endpoint"] == OAuthServer.base + "/token" && attributes["ca-file"] == Harness.caFile)
       #expect(!attributes.values.contains { $0.contains(Harness.canary) }, "a token in the keyring attributes")
+      // `show` tells the grant's settings (Harness.mailcred asserts it prints no token).
+      let show = try Harness.mailcred(["show", account])
+      #expect(show.status == 0)
+      #expect(show.stdout.contains("client id:") && show.stdout.contains("mail-client"))
+      #expect(show.stdout.contains("token endpoint:"))
     }
 
     @Test func aDeclinedAuthorizationStoresNothing() throws {
