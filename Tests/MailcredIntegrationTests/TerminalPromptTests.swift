@@ -14,7 +14,7 @@ extension RealKeyringTests {
     /// Runs mailcred on a terminal, playing `steps`; returns what the terminal showed and the exit status.
     func onTerminal(_ arguments: [String], _ steps: [Step]) throws -> (screen: String, status: Int32) {
       let script = String(decoding: try JSONEncoder().encode(steps), as: UTF8.self)
-      let result = try Harness.run(Harness.scripts + "/harness/pty-run", [script, "--", try #require(Harness.binary)] + arguments, deadline: 30)
+      let result = try Harness.run(Harness.scripts + "/harness/pty-run", [try #require(Harness.binary)] + arguments, stdin: script, deadline: 30)
       let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
       let status = lines.last(where: { $0.hasPrefix("exit: ") }).flatMap { Int32($0.dropFirst(6)) } ?? -1
       return (result.stdout, status)
