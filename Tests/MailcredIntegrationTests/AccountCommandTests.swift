@@ -165,7 +165,9 @@ struct AccountCommandTests {
     #expect(daemon.status == 0)
     defer {
       if let text = try? String(contentsOfFile: dir + "/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-        kill(pid, SIGTERM)
+        // SIGKILL: a process started from the test runner's threads inherits their blocked signals,
+        // SIGTERM among them, so SIGTERM would stay pending forever.
+        kill(pid, SIGKILL)
       }
     }
     let result = try Harness.mailcred(["get", "anything"], environment: ["DBUS_SESSION_BUS_ADDRESS": "unix:path=\(dir)/bus"], deadline: 10)
