@@ -56,7 +56,8 @@ struct SASLCredentials {
     }
   }
 
-  private func base64Line(prefix: String, _ message: [UInt8]) -> SecretBytes {
+  /// `prefix`, base64 of `message`, CRLF, in one exactly-sized buffer (PLAIN and the bearer mechanisms).
+  func base64Line(prefix: String, _ message: [UInt8]) -> SecretBytes {
     var out: [UInt8] = []
     out.reserveCapacity(prefix.utf8.count + Base64.encodedCount(message.count) + 2)
     out.append(contentsOf: prefix.utf8)

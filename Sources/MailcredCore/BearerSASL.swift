@@ -63,12 +63,7 @@ extension SASLCredentials {
     secret.withUnsafeBytes { message.append(contentsOf: $0) }
     message.append(contentsOf: tail.utf8)
     defer { wipe(&message) }
-    var out: [UInt8] = []
-    out.reserveCapacity(prefix.utf8.count + Base64.encodedCount(message.count) + 2)
-    out.append(contentsOf: prefix.utf8)
-    message.withUnsafeBytes { Base64.encode($0, appendingTo: &out) }
-    out.append(contentsOf: [13, 10])
-    return SecretBytes(taking: out)
+    return base64Line(prefix: prefix, message)
   }
 }
 

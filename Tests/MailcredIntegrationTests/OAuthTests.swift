@@ -47,81 +47,26 @@ enum OAuthServer {
   }
 }
 
-/// A `mailcred` run in the background whose stderr is read while it runs (authorize prints the URL or the
-/// user code, then waits).
-final class BackgroundRun: @unchecked Sendable {
-  let process = Process()
-  private let lock = NSLock()
-  private var errText = ""
-  private var outData = Data()
-
-  init(_ arguments: [String], stdin: String? = nil) throws {
-    process.executableURL = URL(fileURLWithPath: try #require(Harness.binary))
-    process.arguments = arguments
-    let input = Pipe(), output = Pipe(), error = Pipe()
-    process.standardInput = input
-    process.standardOutput = output
-    process.standardError = error
-    error.fileHandleForReading.readabilityHandler = { [weak self] handle in
-      let data = handle.availableData
-      guard let self else { return }
-      self.lock.lock()
-      self.errText += String(decoding: data, as: UTF8.self)
-      self.lock.unlock()
-    }
-    output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-      let data = handle.availableData
-      guard let self else { return }
-      self.lock.lock()
-      self.outData += data
-      self.lock.unlock()
-    }
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-    try? input.fileHandleForWriting.close()
-  }
-
-  var stderr: String {
-    lock.lock()
-    defer { lock.unlock() }
-    return errText
-  }
-
-  var stdout: String {
-    lock.lock()
-    defer { lock.unlock() }
-    return String(decoding: outData, as: UTF8.self)
-  }
-
-  /// Polls stderr until `pattern` (a regular expression) matches; the first capture group.
+extension RunningMailcred {
+  /// Polls stderr until `pattern` (a regular expression) matches; the first capture group. `authorize`
+  /// prints the URL or the user code there, then waits.
   func await(_ pattern: String, within seconds: Double = 10) throws -> String {
     let regex = try NSRegularExpression(pattern: pattern)
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
+    var found: String?
+    _ = wait(for: {
       let text = stderr
       if let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
         let range = Range(match.range(at: match.numberOfRanges > 1 ? 1 : 0), in: text)
       {
-        return String(text[range])
+        found = String(text[range])
       }
-      if !process.isRunning { break }
-      Thread.sleep(forTimeInterval: 0.02)
+      return found != nil
+    }, timeout: seconds)
+    guard let found else {
+      Issue.record("no /\(pattern)/ on stderr; got: \(stderr)")
+      throw CancellationError()
     }
-    Issue.record("no /\(pattern)/ on stderr; got: \(stderr)")
-    throw CancellationError()
-  }
-
-  /// Waits for the exit (killing the process after `seconds`); its status.
-  func finish(within seconds: Double = 30) -> Int32 {
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-    if process.isRunning {
-      Issue.record("mailcred \(process.arguments ?? []) still running after \(seconds) s: \(stderr)")
-      process.terminate()
-    }
-    process.waitUntilExit()
-    Thread.sleep(forTimeInterval: 0.05)  // the last readability callbacks
-    return process.terminationStatus
+    return found
   }
 }
 
@@ -146,7 +91,7 @@ extension RealKeyringTests {
     /// printed URL and follows the authorization server's redirect back to mailcred's loopback listener.
     @discardableResult
     func authorize(_ account: String, user: String, clientID: String = "mail-client", extra: [String] = []) throws -> (status: Int32, stderr: String, browser: Harness.Output) {
-      let run = try BackgroundRun(
+      let run = try RunningMailcred(
         ["authorize", account, "--user", user, "--client-id", clientID, "--timeout", "10"] + OAuthServer.endpoints + servers + extra)
       let url = try run.await(#"(https://127\.0\.0\.1:\d+/authorize\?\S+)"#)
       let browser = try Harness.run("/usr/bin/python3", [OAuthServer.script, "browse", url, "--ca", Harness.caFile])
@@ -234,7 +179,7 @@ extension RealKeyringTests {
       let user = try mailUser("oauth-device")
       let account = Harness.uniqueName("oauth-device")
       defer { remove(account) }
-      let run = try BackgroundRun(
+      let run = try RunningMailcred(
         ["authorize", account, "--device", "--user", user, "--client-id", "tv-client", "--timeout", "10"] + OAuthServer.endpoints + servers)
       let code = try run.await(#"enter the code ([A-Z]{4}-[A-Z]{4})"#)
       // The user takes a while: approve only after mailcred was told "authorization_pending" twice.
@@ -268,7 +213,7 @@ extension RealKeyringTests {
       // Slow refreshes widen the window in which the other nine find the token stale.
       try OAuthServer.admin("/admin/config", ["user": user, "access_lifetime": "3600", "refresh_delay": "0.5"])
 
-      let outputs = try (0..<10).map { _ in try BackgroundRun(["get", account]) }
+      let outputs = try (0..<10).map { _ in try RunningMailcred(["get", account]) }
       let statuses = outputs.map { $0.finish() }
       #expect(statuses == Array(repeating: 0, count: 10), "\(outputs.map(\.stderr))")
       let tokens = Set(outputs.map(\.stdout))
@@ -381,7 +326,7 @@ extension RealKeyringTests {
         stdin: "old-\(Harness.canary)\n")
       #expect(added.status == 0)
       // No --user and no servers: authorize takes them from the stored credential.
-      let run = try BackgroundRun(["authorize", account, "--client-id", "mail-client", "--timeout", "10"] + OAuthServer.endpoints)
+      let run = try RunningMailcred(["authorize", account, "--client-id", "mail-client", "--timeout", "10"] + OAuthServer.endpoints)
       let url = try run.await(#"(https://127\.0\.0\.1:\d+/authorize\?\S+)"#)
       _ = try Harness.run("/usr/bin/python3", [OAuthServer.script, "browse", url, "--ca", Harness.caFile])
       #expect(run.finish() == 0, "\(run.stderr)")

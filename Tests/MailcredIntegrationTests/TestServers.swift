@@ -261,13 +261,14 @@ private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
 // MARK: - A mailcred process that a test can kill
 
 /// `mailcred` started in the background with stdin written and closed, its stdout and stderr collected as they
-/// come, so that a test can wait for a line (the rotation test hook's pause) or a moment, and SIGKILL it.
+/// come, so that a test can wait for a line (the rotation test hook's pause, the URL `authorize` prints) or a
+/// moment, and SIGKILL it.
 final class RunningMailcred: @unchecked Sendable {
   let process = Process()
   private let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
   private let readers = DispatchGroup()
 
-  init(_ arguments: [String], stdin: String?, environment extra: [String: String] = [:]) throws {
+  init(_ arguments: [String], stdin: String? = nil, environment extra: [String: String] = [:]) throws {
     process.executableURL = URL(fileURLWithPath: try #require(Harness.binary))
     process.arguments = arguments
     var env = Harness.environment
@@ -324,9 +325,12 @@ final class RunningMailcred: @unchecked Sendable {
     return wasRunning
   }
 
-  /// Waits for a normal end (at most `timeout` s, then kills).
+  /// Waits for a normal end (at most `timeout` s, then kills it and records the hang).
   func finish(timeout: Double = 60) -> Int32 {
-    if !wait(for: { !process.isRunning }, timeout: timeout) { Glibc.kill(process.processIdentifier, SIGKILL) }
+    if !wait(for: { !process.isRunning }, timeout: timeout) {
+      Issue.record("mailcred \(process.arguments ?? []) still running after \(timeout) s: \(stderr)")
+      Glibc.kill(process.processIdentifier, SIGKILL)
+    }
     process.waitUntilExit()
     _ = readers.wait(timeout: .now() + 5)
     return process.terminationStatus
