@@ -11,15 +11,15 @@ let package = Package(
   ],
   targets: [
     // C boundaries: one system-library target per C library, shims only for what Swift cannot import.
-    .systemLibrary(name: "CLibSecret", pkgConfig: "libsecret-1", providers: [.apt(["libsecret-1-dev"])]),
+    .systemLibrary(name: "CGLib", pkgConfig: "gio-2.0", providers: [.apt(["libglib2.0-dev"])]),
     .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
     // prctl(2) is variadic and cannot be called from Swift.
     .systemLibrary(name: "CProcess"),
 
     // Pure Swift: model, presets, protocol state machines, codecs, audit and rotation logic.
     .target(name: "MailcredCore"),
-    // The only code that imports libsecret/GLib.
-    .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CLibSecret"]),
+    // The only code that imports GLib (GDBus: the Secret Service).
+    .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CGLib"]),
     // The only code that imports OpenSSL and sockets.
     .target(name: "MailcredNet", dependencies: ["MailcredCore", "COpenSSL"]),
     // Thin CLI.

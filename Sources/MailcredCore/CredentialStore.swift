@@ -5,11 +5,19 @@ import Foundation
 #endif
 
 /// mailcred's rules on top of a keyring: one `current` item per account, never deleting a working secret
-/// before its replacement is stored.
+/// before its replacement is stored, one writer per account at a time.
+///
+/// Every write sequence runs inside `writing(account:)`, which holds the account's lock (the CLI's is a
+/// `flock` shared by every mailcred process); readers never take it. Sequences nest: a write inside a
+/// sequence that already holds the account's lock does not take it again.
 public struct CredentialStore: Sendable {
   public let keyring: any Keyring
+  public let locker: AccountLocker
 
-  public init(keyring: any Keyring) { self.keyring = keyring }
+  public init(keyring: any Keyring, locker: AccountLocker = .none) {
+    self.keyring = keyring
+    self.locker = locker
+  }
 
   /// A credential as stored, with the keyring item it came from.
   public struct Entry: Sendable {
@@ -70,49 +78,99 @@ public struct CredentialStore: Sendable {
   /// is written before the old ones are deleted, so a failure in between leaves the old secret in place.
   public func add(_ credential: Credential, secret: SecretBytes, replace: Bool) throws(MailcredError) {
     try validateAccountName(credential.account, user: credential.user)
-    let old = try entries(account: credential.account)
-    if !old.isEmpty && !replace { throw .accountExists(credential.account) }
-    try wrap { () throws(KeyringError) in
-      try keyring.create(attributes: credential.attributes, label: credential.label, secret: secret)
+    try writing(account: credential.account) { () throws(MailcredError) in
+      let old = try entries(account: credential.account)
+      if !old.isEmpty && !replace { throw .accountExists(credential.account) }
+      let made = try wrap { () throws(KeyringError) in
+        try keyring.create(attributes: credential.attributes, label: credential.label, secret: secret)
+      }
+      // What the new item supersedes, by identity (never by comparing attributes: a Secret Service may add
+      // its own, and an identical older item must go too).
+      for entry in old where entry.item.id != made.id {
+        if entry.credential.state == credential.state || credential.state == .current {
+          try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+        }
+      }
     }
-    try removeOthers(of: credential)
   }
 
   /// Writes new metadata (check result, expiry, ...) onto an existing item, keeping its secret.
-  public func update(_ entry: Entry, to credential: Credential) throws(MailcredError) {
-    try wrap { () throws(KeyringError) in
-      try keyring.update(entry.item, attributes: credential.attributes, label: credential.label)
+  @discardableResult
+  public func update(_ entry: Entry, to credential: Credential) throws(MailcredError) -> Entry {
+    try writing(account: entry.credential.account) { () throws(MailcredError) in
+      let item = try wrap { () throws(KeyringError) in
+        try keyring.update(entry.item, attributes: credential.attributes, label: credential.label)
+      }
+      return Entry(credential: credential, item: item)
+    }
+  }
+
+  /// Records the outcome of a live check on the item that was checked. When the account was written
+  /// meanwhile (replaced, rotated, erased), the result belongs to a secret that is no longer there: it is
+  /// dropped, and the newer item is left alone. Returns whether it was recorded.
+  @discardableResult
+  public func record(_ entry: Entry, as credential: Credential) throws(MailcredError) -> Bool {
+    try writing(account: entry.credential.account) { () throws(MailcredError) in
+      let now = try entries(account: entry.credential.account)
+      guard let same = now.first(where: { $0.item.id == entry.item.id }),
+        same.credential.state == entry.credential.state, same.credential.created == entry.credential.created
+      else { return false }
+      do throws(MailcredError) {
+        try update(same, to: credential)
+      } catch {
+        if case .keyring(.itemVanished) = error { return false }
+        throw error
+      }
+      return true
     }
   }
 
   /// Deletes every item of an account (current, pending and erased). Returns how many.
   @discardableResult
   public func remove(account: String) throws(MailcredError) -> Int {
-    let found = try entries(account: account)
-    if found.isEmpty { throw .noSuchAccount(account) }
-    for entry in found {
-      try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+    try writing(account: account) { () throws(MailcredError) in
+      let found = try entries(account: account)
+      if found.isEmpty { throw .noSuchAccount(account) }
+      for entry in found {
+        try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+      }
+      return found.count
     }
-    return found.count
   }
 
+  /// Deletes one item. A `current` item goes only while another current item of the account remains
+  /// (the newer one of a rotation): no path but `remove` deletes an account's last working secret.
   public func delete(_ entry: Entry) throws(MailcredError) {
-    try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+    try writing(account: entry.credential.account) { () throws(MailcredError) in
+      if entry.credential.state == .current {
+        let others = try entries(account: entry.credential.account).filter {
+          $0.credential.state == .current && $0.item.id != entry.item.id
+        }
+        if others.isEmpty { throw .lastCurrent(entry.credential.account) }
+      }
+      try wrap { () throws(KeyringError) in try keyring.delete(entry.item) }
+    }
   }
 
   /// Marks the current item `erased` (git's erase): `get` stops returning it, `restore` brings it back.
   public func erase(_ entry: Entry) throws(MailcredError) {
-    // An older erased copy of the same account would make `restore` ambiguous: the newest erase wins.
-    for stale in try entries(account: entry.credential.account) where stale.credential.state == .erased {
-      try delete(stale)
+    try writing(account: entry.credential.account) { () throws(MailcredError) in
+      // An older erased copy of the same account would make `restore` ambiguous: the newest erase wins.
+      for stale in try entries(account: entry.credential.account) where stale.credential.state == .erased {
+        try delete(stale)
+      }
+      var credential = entry.credential
+      credential.state = .erased
+      try update(entry, to: credential)
     }
-    var credential = entry.credential
-    credential.state = .erased
-    try update(entry, to: credential)
   }
 
   /// Brings back the newest erased item of an account as current.
   public func restore(account: String) throws(MailcredError) -> Credential {
+    try writing(account: account) { () throws(MailcredError) in try restoreLocked(account: account) }
+  }
+
+  private func restoreLocked(account: String) throws(MailcredError) -> Credential {
     let found = try entries(account: account)
     if found.contains(where: { $0.credential.state == .current }) {
       throw .conflict(
@@ -141,16 +199,6 @@ public struct CredentialStore: Sendable {
       try MailcredCore.validateAccountName(account)
       try validateUserName(user)
     } catch { throw .input(error) }
-  }
-
-  /// After storing `credential`, deletes every other item of the account in the same state.
-  private func removeOthers(of credential: Credential) throws(MailcredError) {
-    let wanted = credential.attributes
-    for entry in try entries(account: credential.account) where entry.item.attributes != wanted {
-      if entry.credential.state == credential.state || credential.state == .current {
-        try delete(entry)
-      }
-    }
   }
 
   private func describeMissing(account: String, found: [Entry]) -> MailcredError {

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A keyring in process memory, for fast tests of logic. It follows the Secret Service's rules that matter
-/// to mailcred: exact-attribute replacement on create, locked items visible to search but not to lookup.
+/// to mailcred: create never replaces, locked items visible to search but not to lookup.
 public final class InMemoryKeyring: Keyring {
   private struct Stored {
     var item: KeyringItem
@@ -48,49 +48,45 @@ public final class InMemoryKeyring: Keyring {
     let result: Result<[UInt8], KeyringError> = state.withLock { s in
       if s.locked { return .failure(.locked) }
       guard let hit = s.items.first(where: { $0.item.id == item.id }) else {
-        return .failure(.failed("item \(item.id) no longer exists"))
+        return .failure(.itemVanished)
       }
       return .success(hit.secret)
     }
     return try SecretBytes(taking: result.get())
   }
 
-  public func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError) {
+  @discardableResult
+  public func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError) -> KeyringItem {
     try SchemaAttribute.validate(attributes)
     let bytes = secret.withUnsafeBytes { Array($0) }
-    let failure: KeyringError? = state.withLock { s in
-      if s.locked { return .locked }
-      if let index = s.items.firstIndex(where: { $0.item.attributes == attributes }) {
-        s.items[index].secret = bytes
-        s.items[index].label = label
-      } else {
-        s.items.append(Stored(item: KeyringItem(id: "mem/\(s.next)", attributes: attributes, locked: false), label: label, secret: bytes))
-        s.next += 1
-      }
-      return nil
+    let result: Result<KeyringItem, KeyringError> = state.withLock { s in
+      if s.locked { return .failure(.locked) }
+      let item = KeyringItem(id: "mem/\(s.next)", attributes: attributes, locked: false)
+      s.items.append(Stored(item: item, label: label, secret: bytes))
+      s.next += 1
+      return .success(item)
     }
-    if let failure { throw failure }
+    return try result.get()
   }
 
-  public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) {
+  @discardableResult
+  public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem {
     try SchemaAttribute.validate(attributes)
-    let failure: KeyringError? = state.withLock { s in
-      if s.locked { return .locked }
-      guard let index = s.items.firstIndex(where: { $0.item.id == item.id }) else {
-        return .failed("item \(item.id) no longer exists")
-      }
+    let result: Result<KeyringItem, KeyringError> = state.withLock { s in
+      if s.locked { return .failure(.locked) }
+      guard let index = s.items.firstIndex(where: { $0.item.id == item.id }) else { return .failure(.itemVanished) }
       s.items[index].item.attributes = attributes
       s.items[index].label = label
-      return nil
+      return .success(s.items[index].item)
     }
-    if let failure { throw failure }
+    return try result.get()
   }
 
   public func delete(_ item: KeyringItem) throws(KeyringError) {
     let failure: KeyringError? = state.withLock { s in
       if s.locked { return .locked }
       guard let index = s.items.firstIndex(where: { $0.item.id == item.id }) else {
-        return .failed("item \(item.id) no longer exists")
+        return .itemVanished
       }
       s.items.remove(at: index)
       return nil

@@ -1,12 +1,22 @@
 /// Errors at the keyring boundary. Every case maps to exit 69 (keyring unavailable or locked) except
-/// `invalidAttribute`, which is a programming or input error.
+/// `invalidAttribute` (bad input), `itemVanished` (another program changed the item: try again) and
+/// `wrongPassword` (an unlock password the keyring refused).
 public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// No Secret Service answers on the session bus (or there is no bus).
+  /// No Secret Service answers on the session bus (or there is no bus, or it did not answer in time).
   case unavailable(String)
-  /// The collection holding the item is locked; mailcred never waits for an unlock prompt.
+  /// What the command needs is locked and no unlock prompt can be shown (no display, or unlocking was
+  /// turned off). Never reported as "not found".
   case locked
+  /// The Secret Service's unlock (or access) prompt was dismissed by the user.
+  case unlockDismissed
+  /// Nobody answered the unlock prompt within the deadline (seconds).
+  case promptTimeout(Int)
   /// The keyring refused or failed an operation.
   case failed(String)
+  /// An item disappeared between finding it and using it: another program wrote the account meanwhile.
+  case itemVanished
+  /// The password given to `mailcred unlock` was refused.
+  case wrongPassword
   /// An attribute name or value the schema cannot hold.
   case invalidAttribute(String)
 
@@ -16,9 +26,16 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
       return "no Secret Service on the session bus (\(cause)) — start gnome-keyring-daemon, "
         + "or enable KeePassXC's Secret Service integration"
     case .locked:
-      return "the keyring is locked — unlock it (log in to the desktop session, or "
-        + "`gnome-keyring-daemon --unlock`) and try again"
+      return "the keyring is locked and no unlock prompt can appear here (no DISPLAY or WAYLAND_DISPLAY, "
+        + "or MAILCRED_NO_UNLOCK) — run `mailcred unlock` (gnome-keyring), or unlock it on the desktop, and try again"
+    case .unlockDismissed: return "the keyring is locked: unlock dismissed"
+    case .promptTimeout(let seconds):
+      return "the keyring is locked: no answer to the unlock prompt within \(seconds) s "
+        + "(MAILCRED_UNLOCK_TIMEOUT sets the wait)"
     case .failed(let cause): return "keyring error: \(cause)"
+    case .itemVanished:
+      return "the keyring item changed while mailcred was using it (another program wrote this account) — try again"
+    case .wrongPassword: return "the keyring refused that password"
     case .invalidAttribute(let cause): return "keyring attribute refused: \(cause)"
     }
   }
@@ -26,7 +43,17 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   public var exitStatus: ExitStatus {
     switch self {
     case .invalidAttribute: return .dataError
+    case .itemVanished: return .temporaryFailure
+    case .wrongPassword: return .authenticationRejected
     default: return .keyringUnavailable
+    }
+  }
+
+  /// Whether the failure is a lock the caller may resolve by unlocking (and retrying).
+  public var isLock: Bool {
+    switch self {
+    case .locked, .unlockDismissed, .promptTimeout: return true
+    default: return false
     }
   }
 }
@@ -48,8 +75,8 @@ public struct KeyringItem: Sendable, Equatable {
 
 /// The keyring as mailcred needs it. Every item is in mailcred's schema; queries match attributes exactly.
 ///
-/// Two implementations: `SecretServiceKeyring` (libsecret, the real thing) and `InMemoryKeyring` (fast
-/// logic tests). One contract test suite runs against both.
+/// Two implementations: `SecretServiceKeyring` (the Secret Service over D-Bus: gnome-keyring, KeePassXC)
+/// and `InMemoryKeyring` (fast logic tests). One contract test suite runs against all of them.
 public protocol Keyring: Sendable {
   /// Items whose attributes include every pair of `query`, locked ones included (flagged `locked`).
   func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem]
@@ -58,16 +85,20 @@ public protocol Keyring: Sendable {
   func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes?
   /// The secret of one item found by `search`.
   func secret(of item: KeyringItem) throws(KeyringError) -> SecretBytes
-  /// Stores a new item in the default collection. An existing item with exactly the same attributes is
-  /// replaced (the Secret Service's own rule).
-  func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError)
-  /// Replaces an item's attributes and label, keeping its secret.
-  func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError)
+  /// Stores a new item in the default collection and returns it. Never replaces an existing item, even
+  /// one with the same attributes (a Secret Service may ask the user before replacing another client's
+  /// item, and KeePassXC 2.7.4 never finishes asking): callers delete what the new item supersedes by id.
+  @discardableResult
+  func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError) -> KeyringItem
+  /// Replaces an item's attributes and label, keeping its secret. Returns the item as it now is (its id
+  /// changes where the keyring cannot drop attributes in place and the item is rewritten).
+  @discardableResult
+  func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem
   /// Deletes one item.
   func delete(_ item: KeyringItem) throws(KeyringError)
 }
 
-/// Attribute names mailcred's schema declares; libsecret rejects others without an error, so every write is
+/// Attribute names mailcred's schema declares; a Secret Service may add its own, which mailcred ignores; every write is
 /// checked against this list first.
 public enum SchemaAttribute {
   public static let schemaName = "org.mailcred.Credential"
@@ -82,5 +113,31 @@ public enum SchemaAttribute {
       guard names.contains(name) else { throw .invalidAttribute("unknown attribute '\(name)'") }
       guard !value.utf8.contains(0) else { throw .invalidAttribute("NUL in attribute '\(name)'") }
     }
+  }
+}
+
+/// Whether a keyring may show its own unlock prompt, and how long to wait for the person to answer it.
+/// The CLI decides from the session: a prompt can appear only where there is a display.
+public struct UnlockPolicy: Sendable, Equatable {
+  public var canPrompt: Bool
+  /// Seconds to wait for an answer to the prompt.
+  public var timeout: Double
+
+  public init(canPrompt: Bool, timeout: Double = UnlockPolicy.defaultTimeout) {
+    self.canPrompt = canPrompt
+    self.timeout = timeout
+  }
+
+  public static let defaultTimeout: Double = 120
+  public static let never = UnlockPolicy(canPrompt: false)
+
+  /// From the environment: a prompt when DISPLAY or WAYLAND_DISPLAY is set and MAILCRED_NO_UNLOCK is not;
+  /// MAILCRED_UNLOCK_TIMEOUT (seconds) sets the wait.
+  public static func from(environment: (String) -> String?) -> UnlockPolicy {
+    let display = [environment("DISPLAY"), environment("WAYLAND_DISPLAY")].contains { ($0 ?? "").isEmpty == false }
+    let refused = (environment("MAILCRED_NO_UNLOCK") ?? "").isEmpty == false
+      && environment("MAILCRED_NO_UNLOCK") != "0"
+    let timeout = environment("MAILCRED_UNLOCK_TIMEOUT").flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
+    return UnlockPolicy(canPrompt: display && !refused, timeout: timeout ?? defaultTimeout)
   }
 }

@@ -9,6 +9,10 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
   /// A live check refused the secret or could not be made.
   case check(CheckResult)
   case configuration(String)
+  /// Another writer held the account's lock for longer than the wait (seconds).
+  case accountBusy(String, Int)
+  /// A delete that would leave the account without a current secret (only `remove` may).
+  case lastCurrent(String)
 
   public var description: String {
     switch self {
@@ -21,6 +25,12 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     case .check(let result):
       return "\(result.endpoint.proto.rawValue) \(result.endpoint.hostAndPort): \(result.verdict.rawValue): \(result.detail)"
     case .configuration(let message): return message
+    case .accountBusy(let account, let seconds):
+      return "another mailcred has been writing account '\(printable(account))' for \(seconds) s "
+        + "(MAILCRED_LOCK_TIMEOUT sets the wait) — nothing changed; try again"
+    case .lastCurrent(let account):
+      return "refusing to delete the last current secret of '\(printable(account))' (another program changed it "
+        + "meanwhile) — nothing deleted; `mailcred remove \(printable(account))` removes the account"
     }
   }
 
@@ -33,6 +43,7 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     case .conflict(_, let status): return status
     case .check(let result): return result.verdict.exitStatus
     case .configuration: return .configurationError
+    case .accountBusy, .lastCurrent: return .temporaryFailure
     }
   }
 }

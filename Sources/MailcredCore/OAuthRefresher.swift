@@ -9,26 +9,18 @@ import Foundation
 ///
 /// Many mail programs start at once (mbsync channels, a cron'd msmtp queue, several neomutt hooks), and a
 /// provider that rotates refresh tokens invalidates the old one on use, so two concurrent refreshes would
-/// lose the grant. Hence: refresh only under a per-account lock (a `flock`ed file, injected), re-read the
+/// lose the grant. Hence: refresh only under the account's write lock (the store's), re-read the
 /// keyring after taking it (another process may have refreshed meanwhile), and store the new payload before
 /// anything else — the Secret Service replaces the item with identical attributes in one operation, so the
 /// old refresh token is dropped only by the write that stores its successor.
 public struct OAuthRefresher: Sendable {
-  public typealias Unlock = @Sendable () -> Void
-
   public let store: CredentialStore
   public let transport: any OAuthTransport
-  /// Takes the account's refresh lock (waiting for another process's refresh), returns its release.
-  public let lock: @Sendable (String) throws(MailcredError) -> Unlock
   public let now: @Sendable () -> Date
 
-  public init(
-    store: CredentialStore, transport: any OAuthTransport,
-    lock: @escaping @Sendable (String) throws(MailcredError) -> Unlock, now: @escaping @Sendable () -> Date
-  ) {
+  public init(store: CredentialStore, transport: any OAuthTransport, now: @escaping @Sendable () -> Date) {
     self.store = store
     self.transport = transport
-    self.lock = lock
     self.now = now
   }
 
@@ -49,10 +41,15 @@ public struct OAuthRefresher: Sendable {
       defer { payload.wipe() }
       if let token = payload.accessToken(validAt: now()) { return .success(Token(accessToken: copy(token), refreshed: false)) }
     }
-    let unlock: Unlock
-    do { unlock = try lock(account) } catch { return .failure(.store(error)) }
-    defer { unlock() }
+    do {
+      return try store.writing(account: account) { () throws(MailcredError) in refreshLocked(account: account, force: force) }
+    } catch {
+      return .failure(.store(error))
+    }
+  }
 
+  /// The rest of `accessToken`, holding the account's write lock.
+  private func refreshLocked(account: String, force: Bool) -> Result<Token, OAuthFailure> {
     let entry: CredentialStore.Entry
     let payload: OAuthPayload
     do {

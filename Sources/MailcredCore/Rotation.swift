@@ -55,6 +55,16 @@ public struct Rotation: Sendable {
   public func rotate(
     account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
   ) async throws(MailcredError) -> Outcome {
+    // The whole sequence is one writer: two rotations of one account run one after the other, the second
+    // replacing what the first made current.
+    try await store.writing(account: account) { () async throws(MailcredError) in
+      try await rotateLocked(account: account, to: secret, expires: expires, now: now, verify: verify)
+    }
+  }
+
+  private func rotateLocked(
+    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
+  ) async throws(MailcredError) -> Outcome {
     if try leftover(account: account) != .none {
       throw .conflict(
         "an earlier rotation of '\(account)' was interrupted — run `mailcred rotate \(account) --resume` or `--abort` first",
@@ -100,6 +110,12 @@ public struct Rotation: Sendable {
   /// Finishes an interrupted rotation: a pending item is verified (unless `verify` is nil) and promoted; of
   /// two current items the newest stays.
   public func resume(account: String, now: Date, verify: Verifier?) async throws(MailcredError) -> Outcome {
+    try await store.writing(account: account) { () async throws(MailcredError) in
+      try await resumeLocked(account: account, now: now, verify: verify)
+    }
+  }
+
+  private func resumeLocked(account: String, now: Date, verify: Verifier?) async throws(MailcredError) -> Outcome {
     let entries = try store.entries(account: account)
     let currents = entries.filter { $0.credential.state == .current }
     if currents.count > 1 {
@@ -131,6 +147,10 @@ public struct Rotation: Sendable {
 
   /// Undoes an interrupted rotation: pending items go; of two current items the oldest stays.
   public func abort(account: String) throws(MailcredError) -> Int {
+    try store.writing(account: account) { () throws(MailcredError) in try abortLocked(account: account) }
+  }
+
+  private func abortLocked(account: String) throws(MailcredError) -> Int {
     let entries = try store.entries(account: account)
     var removed = 0
     for entry in entries where entry.credential.state == .pending {

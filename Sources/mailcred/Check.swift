@@ -83,7 +83,7 @@ func record(_ results: [CheckResult], on entry: CredentialStore.Entry, at time: 
   var credential = entry.credential
   credential.checked = time
   credential.checkResult = verdict.rawValue
-  do { try store.update(entry, to: credential) } catch { warn("could not record the check result: \(error.description)") }
+  do { try store.record(entry, as: credential) } catch { warn("could not record the check result: \(error.description)") }
 }
 
 extension MailProtocol: ExpressibleByArgument {}

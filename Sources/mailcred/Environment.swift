@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MailcredCore
 import MailcredKeyring
 
@@ -5,7 +8,13 @@ import MailcredKeyring
 struct Environment {
   var store: CredentialStore
 
+  /// `--no-unlock` (any command) sets this before the command runs.
+  nonisolated(unsafe) static var noUnlock = false
+
   static func live() -> Environment {
-    Environment(store: CredentialStore(keyring: SecretServiceKeyring()))
+    var policy = UnlockPolicy.from { name in getenv(name).map { String(cString: $0) } }
+    if noUnlock { policy.canPrompt = false }
+    return Environment(
+      store: CredentialStore(keyring: SecretServiceKeyring(unlock: policy), locker: AccountFileLock.locker))
   }
 }

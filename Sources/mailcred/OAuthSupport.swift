@@ -6,7 +6,7 @@ import MailcredCore
 import MailcredNet
 
 // What `get`, `check`, `audit` and the git helper share for oauth2 credentials: a refresher wired to the
-// OpenSSL transport and a per-account lock file.
+// OpenSSL transport (the store brings the account's write lock).
 
 /// Seconds a token endpoint gets at `get` time (msmtp and mbsync wait for us meanwhile).
 let tokenEndpointTimeout: Double = 15
@@ -14,7 +14,6 @@ let tokenEndpointTimeout: Double = 15
 func makeRefresher(store: CredentialStore, timeout: Double = tokenEndpointTimeout, extraCAFile: String? = nil) -> OAuthRefresher {
   OAuthRefresher(
     store: store, transport: CAFallbackTransport(base: HTTPSTransport(timeout: timeout), caFile: extraCAFile),
-    lock: { account throws(MailcredError) in try RefreshLock.acquire(account: account, timeout: 2 * timeout + 5) },
     now: { now() })
 }
 
@@ -43,56 +42,6 @@ struct CAFallbackTransport: OAuthTransport {
 
   func post(_ url: HTTPSURL, form: SecretBytes, caFile stored: String?) -> Result<HTTPAnswer, TransportFailure> {
     base.post(url, form: form, caFile: stored ?? caFile)
-  }
-}
-
-/// Serialises refreshes of one account across processes: `flock` on
-/// `$XDG_RUNTIME_DIR/mailcred/refresh-ACCOUNT.lock` (or `/tmp/mailcred-UID/` without XDG_RUNTIME_DIR). The
-/// lock goes with the process, so a killed refresher never leaves it held.
-enum RefreshLock {
-  static func acquire(account: String, timeout: Double) throws(MailcredError) -> OAuthRefresher.Unlock {
-    let directory = try lockDirectory()
-    let path = "\(directory)/refresh-\(account).lock"
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-    guard fd >= 0 else { throw .configuration("cannot open the refresh lock \(path): \(String(cString: strerror(errno)))") }
-    let started = monotonic()
-    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-      guard errno == EWOULDBLOCK || errno == EINTR else {
-        let why = String(cString: strerror(errno))
-        close(fd)
-        throw .configuration("cannot lock \(path): \(why)")
-      }
-      if monotonic() - started > timeout {
-        close(fd)
-        throw .conflict("another mailcred has been refreshing the token of \(account) for \(Int(timeout)) s; try again", .temporaryFailure)
-      }
-      usleep(5_000)
-    }
-    return {
-      flock(fd, LOCK_UN)
-      close(fd)
-    }
-  }
-
-  /// A directory only we can write to. XDG_RUNTIME_DIR is private by specification; the /tmp fallback is
-  /// created 0700 and checked (owner, mode, not a symlink), since anyone can create names in /tmp.
-  private static func lockDirectory() throws(MailcredError) -> String {
-    let base = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-    let directory = base.map { "\($0)/mailcred" } ?? "/tmp/mailcred-\(getuid())"
-    if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-      throw .configuration("cannot create \(directory): \(String(cString: strerror(errno)))")
-    }
-    var info = stat()
-    guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
-      info.st_mode & 0o077 == 0
-    else { throw .configuration("\(directory) is not a private directory of this user: refusing to put a lock file there") }
-    return directory
-  }
-
-  private static func monotonic() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
   }
 }
 

@@ -311,13 +311,13 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
 
   func refresher(_ store: CredentialStore, _ endpoint: FakeTokenEndpoint, locks: Locks = Locks()) -> OAuthRefresher {
     let start = self.start
-    return OAuthRefresher(
-      store: store, transport: endpoint,
-      lock: { _ in
+    let counted = CredentialStore(
+      keyring: store.keyring,
+      locker: AccountLocker { _ in
         locks.count.withLock { $0 += 1 }
         return {}
-      },
-      now: { start })
+      })
+    return OAuthRefresher(store: counted, transport: endpoint, now: { start })
   }
 
   func storedPayload(_ store: CredentialStore) throws -> OAuthPayload {
