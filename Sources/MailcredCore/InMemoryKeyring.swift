@@ -25,20 +25,23 @@ public final class InMemoryKeyring: Keyring {
 
   public func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
     try SchemaAttribute.validate(query)
-    return state.withLock { s in
-      s.items.filter { matches($0.item.attributes, query) }.map {
+    let found: [KeyringItem]? = state.withLock { s in
+      let hits = s.items.filter { matches($0.item.attributes, query) }.map {
         var item = $0.item
         item.locked = s.locked
         return item
       }
+      // A locked store never answers "nothing here": it cannot know.
+      return s.locked && hits.isEmpty ? nil : hits
     }
+    guard let found else { throw .locked }
+    return found
   }
 
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
     try SchemaAttribute.validate(query)
     let result: (found: [UInt8]?, locked: Bool) = state.withLock { s in
-      let hit = s.items.first { matches($0.item.attributes, query) }
-      return (s.locked ? nil : hit?.secret, s.locked && hit != nil)
+      (s.locked ? nil : s.items.first { matches($0.item.attributes, query) }?.secret, s.locked)
     }
     if result.locked { throw .locked }
     return result.found.map { SecretBytes(taking: $0) }

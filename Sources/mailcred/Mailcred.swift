@@ -11,7 +11,7 @@ struct Mailcred: AsyncParsableCommand {
     version: "0.1.0",
     subcommands: [
       Add.self, Get.self, List.self, Show.self, Check.self, Audit.self, Rotate.self, Remove.self,
-      Restore.self, Providers.self, Authorize.self, CredentialHelper.self,
+      Restore.self, Providers.self, Authorize.self, CredentialHelper.self, Unlock.self,
     ]
   )
 
@@ -20,6 +20,12 @@ struct Mailcred: AsyncParsableCommand {
   static func main() async {
     Terminal.hardenProcess()
     var arguments = Array(CommandLine.arguments.dropFirst())
+    // `--no-unlock` belongs to every command (never show the keyring's unlock prompt): taken out here,
+    // before any parsing, when it comes before a "--".
+    if let index = arguments.firstIndex(of: "--no-unlock"), index < (arguments.firstIndex(of: "--") ?? arguments.endIndex) {
+      arguments.remove(at: index)
+      Environment.noUnlock = true
+    }
     // `get NAME` runs on every mail sent: skip building the whole command tree for it. Anything else
     // (options, --help, a name starting with '-') goes through the parser as usual.
     if arguments.count == 2, arguments[0] == "get", !arguments[1].hasPrefix("-") {

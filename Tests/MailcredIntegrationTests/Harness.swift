@@ -119,6 +119,18 @@ enum Harness {
     #expect(result.status == 0, "keyring-unlock failed: \(result.stderr)")
   }
 
+  /// The bus of the second Secret Service scripts/test-env starts: KeePassXC, headless.
+  static var keepassxcBus: String { environment["MAILCRED_TEST_KPXC_BUS"] ?? "" }
+  static var keepassxcDirectory: String { environment["MAILCRED_TEST_KPXC_DIR"] ?? "" }
+  /// What makes a mailcred process talk to KeePassXC instead of gnome-keyring.
+  static var keepassxcEnvironment: [String: String?] { ["DBUS_SESSION_BUS_ADDRESS": keepassxcBus] }
+
+  /// `scripts/harness/keepassxc lock|unlock` on the suite's KeePassXC.
+  static func keepassxc(_ command: String, directory: String? = nil) throws {
+    let result = try run(scripts + "/harness/keepassxc", [command, directory ?? keepassxcDirectory])
+    #expect(result.status == 0, "keepassxc \(command) failed: \(result.stderr)")
+  }
+
   /// A unique name per test so that a failure leaves nothing that breaks the next test.
   static func uniqueName(_ prefix: String) -> String {
     "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"

@@ -8,10 +8,10 @@ import Testing
 @Suite(.serialized) struct RealKeyringTests {}
 
 extension RealKeyringTests {
-/// The `Keyring` contract, run against both the in-memory keyring and the real gnome-keyring.
+/// The `Keyring` contract, run against the in-memory keyring, the real gnome-keyring and a real KeePassXC.
 @Suite struct KeyringContractTests {
   enum Kind: String, CaseIterable, CustomTestStringConvertible {
-    case inMemory, secretService
+    case inMemory, secretService, keepassxc
     var testDescription: String { rawValue }
   }
 
@@ -21,6 +21,15 @@ extension RealKeyringTests {
     switch kind {
     case .inMemory: return InMemoryKeyring()
     case .secretService: return SecretServiceKeyring()
+    case .keepassxc: return SecretServiceKeyring(busAddress: Harness.keepassxcBus)
+    }
+  }
+
+  func lock(_ kind: Kind, _ keyring: any Keyring, _ locked: Bool) throws {
+    switch kind {
+    case .inMemory: (keyring as! InMemoryKeyring).setLocked(locked)
+    case .secretService: try locked ? Harness.lockKeyring() : Harness.unlockKeyring()
+    case .keepassxc: try Harness.keepassxc(locked ? "lock" : "unlock")
     }
   }
 
@@ -77,6 +86,27 @@ extension RealKeyringTests {
   }
 
   @Test(arguments: kinds)
+  func updateCanDropAnAttribute(kind: Kind) throws {
+    // KeePassXC merges new attributes into the old set: dropping one (erase drops msmtp's service=smtp)
+    // must still take effect, and the secret must stay.
+    let keyring = make(kind)
+    let account = Harness.uniqueName("contract")
+    var before = attributes(account)
+    before["expires"] = "2027-01-01T00:00:00Z"
+    before["service"] = "smtp"
+    let item = try keyring.create(attributes: before, label: "l", secret: secret("kept \(Harness.canary)"))
+    let after = attributes(account, state: "erased")
+    let updated = try keyring.update(item, attributes: after, label: "l")
+    let found = try keyring.search(["account": account])
+    #expect(found.count == 1)
+    #expect(found.first?.attributes == after)
+    #expect(found.first?.id == updated.id)
+    #expect(try keyring.search(["account": account, "service": "smtp"]).isEmpty)
+    #expect(String(decoding: try keyring.secret(of: updated).bytes, as: UTF8.self) == "kept \(Harness.canary)")
+    for item in found { try keyring.delete(item) }
+  }
+
+  @Test(arguments: kinds)
   func searchReturnsEveryItemOfAManyItemCollection(kind: Kind) throws {
     // More items than a bus allows pending replies by default (128): the pipelined attribute reads must
     // not lose any.
@@ -118,17 +148,18 @@ extension RealKeyringTests {
     let keyring = make(kind)
     let account = Harness.uniqueName("locked")
     try keyring.create(attributes: attributes(account), label: "l", secret: secret("s"))
-    switch kind {
-    case .inMemory: (keyring as! InMemoryKeyring).setLocked(true)
-    case .secretService: try Harness.lockKeyring()
-    }
+    try lock(kind, keyring, true)
     #expect(throws: KeyringError.locked) { try keyring.lookup(["account": account]) }
-    #expect(try keyring.search(["account": account]).first?.locked == true)
-    #expect(throws: KeyringError.locked) { try keyring.create(attributes: attributes(account + "x"), label: "l", secret: secret("s")) }
-    switch kind {
-    case .inMemory: (keyring as! InMemoryKeyring).setLocked(false)
-    case .secretService: try Harness.unlockKeyring()
+    // gnome-keyring lists a locked item (flagged); a locked KeePassXC shows nothing, which must be
+    // "locked", never an empty answer. Same for an account that does not exist.
+    do {
+      #expect(try keyring.search(["account": account]).first?.locked == true)
+    } catch {
+      #expect(error == .locked && kind == .keepassxc)
     }
+    #expect(throws: KeyringError.locked) { try keyring.lookup(["account": account + "-never-stored"]) }
+    #expect(throws: KeyringError.locked) { try keyring.create(attributes: attributes(account + "x"), label: "l", secret: secret("s")) }
+    try lock(kind, keyring, false)
     #expect(try keyring.lookup(["account": account]) != nil)
     for item in try keyring.search(["account": account]) { try keyring.delete(item) }
   }
