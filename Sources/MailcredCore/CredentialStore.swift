@@ -65,7 +65,15 @@ public struct CredentialStore: Sendable {
       try keyring.lookup(["account": account, "state": CredentialState.current.rawValue])
     }
     if let secret { return secret }
-    throw describeMissing(account: account, found: try entries(account: account))
+    let found = try entries(account: account)
+    // Another program made a current item between the lookup and this read (a restore, a replace):
+    // that one is the answer, not "no such account".
+    if let appeared = found.first(where: { $0.credential.state == .current && !$0.item.locked }) {
+      do throws(MailcredError) { return try self.secret(of: appeared) } catch {
+        if case .keyring(.itemVanished) = error {} else { throw error }
+      }
+    }
+    throw describeMissing(account: account, found: found)
   }
 
   public func secret(of entry: Entry) throws(MailcredError) -> SecretBytes {

@@ -20,7 +20,7 @@ extension RealKeyringTests {
       let first = "first-\(Harness.canary)"
       let second = "second-\(Harness.canary)"
       try Harness.setPassword(user: user, password: first)
-      let endpoint = ["--smtp", "127.0.0.1:\(Harness.submissionPort)", "--imap", "127.0.0.1:\(Harness.imapsPort)"]
+      let endpoint = ["--smtp", "127.0.0.1:\(Harness.submissionPort)", "--imap", "127.0.0.1:\(Harness.imapsPort)", "--imap-security", "tls"]
 
       // add (live AUTH first), get, list, show
       let added = try mailcred(["add", account, "--user", user, "--password-stdin", "--expires-in", "90d"] + endpoint + live, stdin: first + "\n")
@@ -56,7 +56,7 @@ extension RealKeyringTests {
       // the git helper: get, erase (kept recoverable), restore, store
       let request = "protocol=smtp\nhost=127.0.0.1:\(Harness.submissionPort)\nusername=\(user)\n\n"
       let helped = try mailcred(["credential-helper", "get"], stdin: request)
-      #expect(helped.stdout.contains("password=\(second)"))
+      #expect(helped.stdout.contains("password=\(second)"), "the helper answered something else")
       #expect(try mailcred(["credential-helper", "erase"], stdin: request).status == 0)
       #expect(try mailcred(["get", account]).status == 67)
       #expect(try mailcred(["restore", account]).status == 0)

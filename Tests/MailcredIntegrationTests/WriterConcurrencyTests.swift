@@ -73,7 +73,13 @@ extension RealKeyringTests {
           }
         }
         let currents = try current(account)
-        if currents.isEmpty { noCurrent += 1 }
+        if currents.isEmpty {
+          noCurrent += 1
+          let outputs = outcomes.values.enumerated().map { "\($0.offset): \($0.element?.status ?? -1) \($0.element?.stderr ?? "")" }
+          let raw = try? Harness.run("/usr/bin/secret-tool", ["search", "--all", "--unlock", "account", account])
+          let dump = (raw?.stdout ?? "") + (raw?.stderr ?? "")
+          Issue.record("round \(round) ended with no current item; writers: \(outputs); keyring: \(dump.replacingOccurrences(of: Harness.canary, with: "CANARY"))")
+        }
         if currents.count > 1 { duplicates += 1 }
         let final = try Harness.mailcred(["get", account])
         let secret = String(final.stdout.dropLast())
