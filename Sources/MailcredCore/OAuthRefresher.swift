@@ -38,6 +38,8 @@ public struct OAuthRefresher: Sendable {
     public var refreshed: Bool
     /// Something the user should hear although a token was handed out (stderr).
     public var warning: String?
+    /// When the refresh happened (recorded as the credential's `refreshed`), when this call refreshed.
+    public var refreshedAt: Date? = nil
   }
 
   /// A valid access token for `account`. `stored` is the keyring secret when the caller already read it
@@ -98,12 +100,17 @@ public struct OAuthRefresher: Sendable {
       defer { encoded.wipe() }
       var warning: String?
       do {
+        // Same attributes: the item is replaced in place (its id stays, and the old refresh token goes
+        // only with this write). The refresh time follows as an attribute update of that same item.
         try store.add(entry.credential, secret: encoded, replace: true)
+        var refreshed = entry.credential
+        refreshed.refreshed = requested
+        try? store.update(entry, to: refreshed)
       } catch {
         warning = "refreshed the access token of \(account) but could not store it (\(error.description))"
           + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `mailcred authorize \(account)`" : "")
       }
-      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning))
+      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning, refreshedAt: requested))
     }
   }
 }
@@ -116,6 +123,10 @@ func copy(_ secret: SecretBytes) -> SecretBytes {
 extension OAuthFailure {
   /// The one-line message `get` and the git helper print, naming what to do.
   public func message(account: String) -> String {
+    if let (problem, code) = TokenEndpointProblem.classify(self) {
+      return "the token endpoint refused to refresh the grant of \(account) (\(description)): "
+        + problem.hint(account: account, code: code)
+    }
     switch self {
     case .refused(let error, _) where verdict == .rejected:
       return "the token endpoint refused the refresh token of \(account) (\(description)): the grant was revoked "
