@@ -129,6 +129,15 @@ extension RealKeyringTests {
       #expect(try Harness.mailcred(["audit", "--textfile-dir", directory]).status == 64, "--textfile-dir needs --format prometheus")
     }
 
+    /// contrib/prometheus/mailcred.rules.yml loads, and its alerts fire on series shaped like mailcred's.
+    @Test func theContribAlertRulesPassPromtoolsCheckAndUnitTests() throws {
+      let contrib = URL(fileURLWithPath: Harness.scripts).deletingLastPathComponent().appendingPathComponent("contrib/prometheus").path
+      let check = try Harness.run(Monitoring.promtool, ["check", "rules", contrib + "/mailcred.rules.yml"])
+      #expect(check.status == 0 && check.stdout.contains("SUCCESS: 6 rules found"), "\(check.stdout)\(check.stderr)")
+      let units = try Harness.run("/bin/sh", ["-c", "cd \"$1\" && exec \"$2\" test rules mailcred.rules.test.yml", "sh", contrib, Monitoring.promtool])
+      #expect(units.status == 0 && units.stdout.contains("SUCCESS"), "\(units.stdout)\(units.stderr)")
+    }
+
     // MARK: Nagios
 
     func nagios(_ extra: [String] = [], environment: [String: String?] = [:]) throws -> (status: Int32, lines: [String]) {
