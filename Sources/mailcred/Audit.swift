@@ -11,7 +11,9 @@ extension Mailcred {
       discussion: """
         Exit status: 0 only when every credential authenticates and none is expired; otherwise the worst \
         class found (77 rejected or expired, over 76 TLS/protocol, over 75 temporary). Credentials expiring \
-        within --warn-days are listed as warnings and do not change the exit status.
+        within --warn-days are listed as warnings and do not change the exit status. --format prometheus \
+        (with --textfile-dir: DIR/mailcred.prom, replaced atomically) keeps these statuses; --format nagios \
+        exits as a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
         """)
 
     @Flag(help: "Write one JSON document (documented in mailcred(1)); the same as --format json.")
