@@ -61,6 +61,12 @@ extension Mailcred {
         if format == .nagios { throw unknown(error.description) }
         throw fail(error)
       }
+      // A locked keyring shows attributes but no secrets: nothing could be checked. For monitoring that is a
+      // failed audit (UNKNOWN; the previous textfile stays), not a clean one.
+      if !offline, format == .nagios || format == .prometheus, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
+        if format == .nagios { throw unknown(KeyringError.locked.description) }
+        throw fail(.keyring(.locked))
+      }
       let time = now()
       var results: [String: [CheckResult]] = [:]
       if !offline {

@@ -123,6 +123,12 @@ extension RealKeyringTests {
       #expect(try String(contentsOfFile: file, encoding: .utf8) == written)
       #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["mailcred.prom"])
       #expect(try exporter.scrape().value("mailcred_audit_timestamp_seconds") == audited)
+      // So does one against a locked keyring (attributes readable, no secret: nothing checked).
+      try Harness.lockKeyring()
+      let locked = try Harness.mailcred(["audit", "--format", "prometheus", "--textfile-dir", directory])
+      try Harness.unlockKeyring()
+      #expect(locked.status == 69 && locked.stderr.contains("locked"), "\(locked.stderr)")
+      #expect(try String(contentsOfFile: file, encoding: .utf8) == written)
       // And one that cannot create its temp file says so and leaves nothing behind.
       let missing = try Harness.mailcred(["audit", "--format", "prometheus", "--offline", "--textfile-dir", directory + "/absent"])
       #expect(missing.status == 78 && missing.stderr.contains("cannot create a temp file"), "\(missing.stderr)")
@@ -199,6 +205,11 @@ extension RealKeyringTests {
       #expect(dark.status == 3)
       #expect(dark.lines.count == 1)
       #expect(dark.lines.first?.hasPrefix("MAILCRED UNKNOWN - no Secret Service") == true, "\(dark.lines)")
+      try Harness.lockKeyring()
+      let locked = try nagios()
+      try Harness.unlockKeyring()
+      #expect(locked.status == 3)
+      #expect(locked.lines == ["MAILCRED UNKNOWN - the keyring is locked — unlock it (log in to the desktop session, or `gnome-keyring-daemon --unlock`) and try again"], "\(locked.lines)")
     }
   }
 }
