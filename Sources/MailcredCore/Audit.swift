@@ -13,6 +13,10 @@ public struct AuditRow: Sendable {
   public var interruptedRotation: Bool
   /// What the user must do about it, if anything.
   public var attention: Attention
+  /// An oauth2 grant's last refresh as of the end of the audit (nil for other kinds).
+  public var lastRefresh: Date? = nil
+  /// Days without a refresh of a Microsoft grant past `OAuthGrantAge.microsoftWarningDays` (a warning).
+  public var grantIdleDays: Int? = nil
 
   public enum Attention: Int, Sendable, Comparable {
     case none = 0
@@ -60,7 +64,9 @@ public enum Audit {
       if case .expiresSoon = expiry { attention = max(attention, .warning) }
       if case .expired = expiry, c.state == .current { attention = .failing }
       if checks.contains(where: { $0.verdict != .ok }) { attention = .failing }
-      return AuditRow(credential: c, expiry: expiry, checks: checks, interruptedRotation: interrupted, attention: attention)
+      var row = AuditRow(credential: c, expiry: expiry, checks: checks, interruptedRotation: interrupted, attention: attention)
+      row.noteGrantAge(now: now)
+      return row
     }
     return rows.sorted {
       if $0.exitStatus != $1.exitStatus { return $0.exitStatus > $1.exitStatus }
@@ -75,5 +81,21 @@ public enum Audit {
   /// (77 over 76 over 75). Expiring soon is a warning and does not fail.
   public static func exitStatus(_ rows: [AuditRow]) -> ExitStatus {
     rows.map(\.exitStatus).max() ?? .ok
+  }
+}
+
+extension AuditRow {
+  /// An oauth2 grant's checks refreshed it first (`check`/`audit` force a refresh), unless the token
+  /// endpoint refused: then the stored refresh time stands, and so may the idle warning.
+  mutating func noteGrantAge(now: Date) {
+    guard credential.kind == .oauth2 else { return }
+    let refreshedNow = !checks.isEmpty && !checks.contains { $0.detail.hasPrefix(OAuthCheck.tokenEndpointPrefix) }
+    if refreshedNow {
+      lastRefresh = now
+      return
+    }
+    lastRefresh = OAuthGrantAge.lastRefresh(credential)
+    grantIdleDays = OAuthGrantAge.idleDays(credential, now: now)
+    if grantIdleDays != nil { attention = max(attention, .warning) }
   }
 }

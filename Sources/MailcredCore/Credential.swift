@@ -35,11 +35,13 @@ public struct Credential: Sendable, Equatable {
   public var checkResult: String?
   /// Client id, token endpoint and scopes of an `oauth2` credential (attributes; never a token).
   public var oauth: OAuthSettings?
+  /// When an `oauth2` grant's refresh token was last used (Microsoft ends one after 90 days without use).
+  public var refreshed: Date?
 
   public init(
     account: String, kind: CredentialKind, user: String, smtp: Endpoint? = nil, imap: Endpoint? = nil,
     provider: String? = nil, created: Date, expires: Date? = nil, state: CredentialState = .current,
-    checked: Date? = nil, checkResult: String? = nil, oauth: OAuthSettings? = nil
+    checked: Date? = nil, checkResult: String? = nil, oauth: OAuthSettings? = nil, refreshed: Date? = nil
   ) {
     self.account = account
     self.kind = kind
@@ -53,6 +55,7 @@ public struct Credential: Sendable, Equatable {
     self.checked = checked
     self.checkResult = checkResult
     self.oauth = oauth
+    self.refreshed = refreshed
   }
 
   /// Every endpoint the credential has, SMTP first.
@@ -85,6 +88,7 @@ public struct Credential: Sendable, Equatable {
     if let checked { a["checked"] = RFC3339.format(checked) }
     if let checkResult { a["check-result"] = checkResult }
     if let oauth { a.merge(oauth.attributes) { mine, _ in mine } }
+    if let refreshed { a["refreshed"] = RFC3339.format(refreshed) }
     return a
   }
 
@@ -105,7 +109,7 @@ public struct Credential: Sendable, Equatable {
       provider: a["provider"], created: created, expires: a["expires"].flatMap(RFC3339.parse),
       state: a["state"].flatMap(CredentialState.init(rawValue:)) ?? .current,
       checked: a["checked"].flatMap(RFC3339.parse), checkResult: a["check-result"],
-      oauth: kind == .oauth2 ? OAuthSettings(attributes: a) : nil)
+      oauth: kind == .oauth2 ? OAuthSettings(attributes: a) : nil, refreshed: a["refreshed"].flatMap(RFC3339.parse))
   }
 }
 

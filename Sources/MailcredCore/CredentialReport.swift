@@ -28,6 +28,8 @@ public struct CredentialReport: Codable, Sendable, Equatable {
   public var imap: EndpointReport?
   public var checked: String?
   public var check_result: String?
+  /// An oauth2 grant's last refresh (RFC 3339), when one was recorded.
+  public var refreshed: String?
 
   public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
@@ -48,6 +50,7 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     imap = credential.imap.map { EndpointReport(host: $0.host, port: $0.port, security: $0.security.rawValue) }
     checked = credential.checked.map(RFC3339.format)
     check_result = credential.checkResult
+    refreshed = credential.refreshed.map(RFC3339.format)
   }
 }
 

@@ -113,18 +113,30 @@ public struct CredentialStore: Sendable {
     }
   }
 
-  /// Records the outcome of a live check on the item that was checked. When the account was written
-  /// meanwhile (replaced, rotated, erased), the result belongs to a secret that is no longer there: it is
-  /// dropped, and the newer item is left alone. Returns whether it was recorded.
+  /// Records the outcome of a live check (`checked`, `check-result`, and `refreshed` for a grant) on the
+  /// item that was checked. An oauth2 check refreshes the grant first, which rewrites the item: the same
+  /// secret generation (state and `created` kept by a refresh) still takes the result. When the account was
+  /// written otherwise meanwhile (replaced, rotated, erased), the result belongs to a secret that is no
+  /// longer there: it is dropped, and the newer item is left alone. Returns whether it was recorded.
   @discardableResult
-  public func record(_ entry: Entry, as credential: Credential) throws(MailcredError) -> Bool {
+  public func record(_ entry: Entry, as checked: Credential) throws(MailcredError) -> Bool {
     try writing(account: entry.credential.account) { () throws(MailcredError) in
       let now = try entries(account: entry.credential.account)
-      guard let same = now.first(where: { $0.item.id == entry.item.id }),
-        same.credential.state == entry.credential.state, same.credential.created == entry.credential.created
+      let sameGeneration = { (candidate: Entry) in
+        candidate.credential.kind == .oauth2 && candidate.credential.state == entry.credential.state
+          && candidate.credential.created == entry.credential.created
+      }
+      guard let target = now.first(where: { $0.item.id == entry.item.id }) ?? now.first(where: sameGeneration),
+        target.credential.state == entry.credential.state
       else { return false }
+      var credential = target.credential
+      credential.checked = checked.checked
+      credential.checkResult = checked.checkResult
+      if let refreshed = checked.refreshed, credential.refreshed.map({ $0 < refreshed }) ?? true {
+        credential.refreshed = refreshed
+      }
       do throws(MailcredError) {
-        try update(same, to: credential)
+        try update(target, to: credential)
       } catch {
         if case .keyring(.itemVanished) = error { return false }
         throw error

@@ -106,6 +106,7 @@ public enum SchemaAttribute {
     "account", "kind", "user", "host", "service", "smtp-port", "smtp-security", "imap-host", "imap-port",
     "imap-security", "provider", "created", "expires", "state", "checked", "check-result", "client-id",
     "token-endpoint", "scopes", "authorization-endpoint", "device-endpoint", "ca-file",
+    "refreshed",
   ]
 
   public static func validate(_ attributes: [String: String]) throws(KeyringError) {

@@ -13,6 +13,10 @@ public enum OAuthCheck {
   /// The hint for a failed check of an `oauth2` credential; nil where the generic hint fits.
   static func hint(for result: CheckResult, provider: Provider?, account: String) -> String? {
     let atProvider = result.detail.hasPrefix(tokenEndpointPrefix)
+    // A known token-endpoint error (AADSTS700082, Google's invalid_grant, ...) has its own fix.
+    if let (problem, code) = TokenEndpointProblem.classify(detail: result.detail) {
+      return problem.hint(account: account, code: code)
+    }
     switch result.verdict {
     case .rejected where atProvider:
       return "the identity provider refused the refresh token (revoked, expired, or the password changed): "

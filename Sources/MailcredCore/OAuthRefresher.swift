@@ -30,6 +30,8 @@ public struct OAuthRefresher: Sendable {
     public var refreshed: Bool
     /// Something the user should hear although a token was handed out (stderr).
     public var warning: String?
+    /// When the refresh happened (recorded as the credential's `refreshed`), when this call refreshed.
+    public var refreshedAt: Date? = nil
   }
 
   /// A valid access token for `account`. `stored` is the keyring secret when the caller already read it
@@ -95,12 +97,16 @@ public struct OAuthRefresher: Sendable {
       defer { encoded.wipe() }
       var warning: String?
       do {
-        try store.add(entry.credential, secret: encoded, replace: true)
+        // One write: the new item (with the refresh time) is stored before the old one, and with it the
+        // old refresh token, is deleted.
+        var refreshed = entry.credential
+        refreshed.refreshed = requested
+        try store.add(refreshed, secret: encoded, replace: true)
       } catch {
         warning = "refreshed the access token of \(account) but could not store it (\(error.description))"
           + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `mailcred authorize \(account)`" : "")
       }
-      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning))
+      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning, refreshedAt: requested))
     }
   }
 }
@@ -113,6 +119,10 @@ func copy(_ secret: SecretBytes) -> SecretBytes {
 extension OAuthFailure {
   /// The one-line message `get` and the git helper print, naming what to do.
   public func message(account: String) -> String {
+    if let (problem, code) = TokenEndpointProblem.classify(self) {
+      return "the token endpoint refused to refresh the grant of \(account) (\(description)): "
+        + problem.hint(account: account, code: code)
+    }
     switch self {
     case .refused(let error, _) where verdict == .rejected:
       return "the token endpoint refused the refresh token of \(account) (\(description)): the grant was revoked "

@@ -11,11 +11,22 @@ extension Mailcred {
       discussion: """
         Exit status: 0 only when every credential authenticates and none is expired; otherwise the worst \
         class found (77 rejected or expired, over 76 TLS/protocol, over 75 temporary). Credentials expiring \
-        within --warn-days are listed as warnings and do not change the exit status.
+        within --warn-days are listed as warnings and do not change the exit status. --format prometheus \
+        (with --textfile-dir: DIR/mailcred.prom, replaced atomically) keeps these statuses; --format nagios \
+        exits as a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
         """)
 
-    @Flag(help: "Write one JSON document (documented in mailcred(1)).")
+    @Flag(help: "Write one JSON document (documented in mailcred(1)); the same as --format json.")
     var json = false
+
+    @Option(help: ArgumentHelp("Output: table, json, prometheus (text exposition format) or nagios (plugin output and exit status).", valueName: "FORMAT"))
+    var format: AuditFormat?
+
+    @Option(name: .customLong("textfile-dir"), help: ArgumentHelp("With --format prometheus: replace DIR/mailcred.prom atomically (node_exporter's textfile collector) instead of printing.", valueName: "DIR"))
+    var textfileDir: String?
+
+    @Option(name: .customLong("crit-days"), help: "With --format nagios: CRITICAL for credentials expiring within this many days (WARNING within --warn-days).")
+    var critDays: Int = NagiosReport.defaultCriticalDays
 
     @Option(help: "How many checks run at once.")
     var jobs: Int = 32
@@ -34,25 +45,65 @@ extension Mailcred {
     func validate() throws {
       if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs takes 1 to 1024") }
       if warnDays < 0 || warnDays > 3660 { throw ValidationError("--warn-days takes 0 to 3660") }
+      if critDays < 0 || critDays > warnDays { throw ValidationError("--crit-days takes 0 to --warn-days (\(warnDays))") }
+      if json, let format, format != .json { throw ValidationError("--json is --format json: give one of them") }
+      if textfileDir != nil && outputFormat != .prometheus { throw ValidationError("--textfile-dir needs --format prometheus") }
     }
 
+    var outputFormat: AuditFormat { format ?? (json ? .json : .table) }
+
     func run() async throws {
+      let format = outputFormat
       let store = Environment.live().store
-      let entries = try reporting { () throws(MailcredError) in try store.all() }
+      let entries: [CredentialStore.Entry]
+      do { entries = try store.all() } catch {
+        // A monitoring system must tell "could not look" from "all fine" and from "something is wrong".
+        if format == .nagios { throw unknown(error.description) }
+        throw fail(error)
+      }
+      // A locked keyring shows attributes but no secrets: nothing could be checked. For monitoring that is a
+      // failed audit (UNKNOWN; the previous textfile stays), not a clean one.
+      if !offline, format == .nagios || format == .prometheus, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
+        if format == .nagios { throw unknown(KeyringError.locked.description) }
+        throw fail(.keyring(.locked))
+      }
       let time = now()
       var results: [String: [CheckResult]] = [:]
       if !offline {
-        results = try await checkEveryCredential(entries, store: store, recordingAt: time)
+        do { results = try await checkEveryCredential(entries, store: store, recordingAt: time) } catch let code as ExitCode {
+          if format == .nagios { throw unknown("the audit failed (exit \(code.rawValue)); see its standard error") }
+          throw code
+        }
       }
       let rows = MailcredCore.Audit.rows(entries: entries, results: results, now: time, warningDays: warnDays)
       let status = MailcredCore.Audit.exitStatus(rows)
-      if json {
+      switch format {
+      case .json:
         Terminal.writeOut(encodeJSON(AuditDocument(rows: rows, now: time, warnDays: warnDays, status: status, offline: offline)))
-      } else {
+      case .table:
         printTable(rows, now: time)
+      case .prometheus:
+        let text = AuditPrometheus.render(rows, now: time, offline: offline)
+        if let textfileDir {
+          try reporting { () throws(MailcredError) in try TextfileWriter.write(text, directory: textfileDir, name: AuditPrometheus.fileName) }
+        } else {
+          Terminal.writeOut(text)
+        }
+      case .nagios:
+        let report = NagiosReport(rows, now: time, warnDays: warnDays, critDays: critDays, offline: offline)
+        Terminal.writeOut(report.text)
+        if notify { notifyDesktop(rows) }
+        if report.state != .ok { throw ExitCode(report.state.rawValue) }
+        return
       }
       if notify { notifyDesktop(rows) }
       if status != .ok { throw ExitCode(status.rawValue) }
+    }
+
+    /// Nagios' UNKNOWN (3): the status line on stdout, where the monitoring system reads it.
+    private func unknown(_ reason: String) -> ExitCode {
+      Terminal.writeOut(NagiosReport.unknown(reason).text)
+      return ExitCode(NagiosReport.State.unknown.rawValue)
     }
 
     /// Checks every current credential and records each one's result on its item; results keyed by item id.
@@ -66,7 +117,7 @@ extension Mailcred {
       let recorder = ResultRecorder(checked, store: store, time: time)
       for (item, result) in prepared.settled { recorder.add(result, item: item) }
       let itemOfJob = owners
-      let progress = Terminal.stderrIsTTY && !json ? ProgressLine(total: jobsList.count) : nil
+      let progress = Terminal.stderrIsTTY && outputFormat == .table ? ProgressLine(total: jobsList.count) : nil
       progress?.show(0)
       let results = await checkAll(
         jobsList, concurrency: jobs, options: live.netOptions,
@@ -106,6 +157,9 @@ extension Mailcred {
           Terminal.writeOut("\(account): warning: \(row.expiry) — `mailcred rotate \(account)` before then\n")
         default: break
         }
+        if row.grantIdleDays != nil, let warning = OAuthGrantAge.warning(row.credential, now: time) {
+          Terminal.writeOut("\(account): warning: \(warning)\n")
+        }
         if row.interruptedRotation && !interruptedReported.contains(account) {
           interruptedReported.insert(account)
           Terminal.writeOut("\(account): an interrupted rotation — `mailcred rotate \(account) --resume` or `--abort`\n")
@@ -136,6 +190,9 @@ struct AuditDocument: Encodable {
     var interrupted_rotation: Bool
     var checks: [CheckReport]
     var exit_status: Int32
+    /// Only for a Microsoft grant idle past 80 days (omitted otherwise).
+    var grant_idle_days: Int?
+    var grant_warning: String?
   }
 
   var generated: String
@@ -157,7 +214,8 @@ struct AuditDocument: Encodable {
         attention: ["none", "warning", "failing"][row.attention.rawValue],
         interrupted_rotation: row.interruptedRotation,
         checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider, kind: row.credential.kind) },
-        exit_status: row.exitStatus.rawValue)
+        exit_status: row.exitStatus.rawValue, grant_idle_days: row.grantIdleDays,
+        grant_warning: row.grantIdleDays == nil ? nil : OAuthGrantAge.warning(row.credential, now: now))
     }
   }
 }
@@ -207,6 +265,11 @@ final class ProgressLine: @unchecked Sendable {
   init(total: Int) { self.total = total }
   func show(_ done: Int) { Terminal.writeAll(2, Array("\rmailcred: checked \(done)/\(total)".utf8)) }
   func clear() { Terminal.writeAll(2, Array("\r\u{1b}[K".utf8)) }
+}
+
+/// `audit --format`.
+enum AuditFormat: String, ExpressibleByArgument, CaseIterable {
+  case table, json, prometheus, nagios
 }
 
 enum MailcredCLI {

@@ -83,6 +83,11 @@ func record(_ results: [CheckResult], on entry: CredentialStore.Entry, at time: 
   var credential = entry.credential
   credential.checked = time
   credential.checkResult = verdict.rawValue
+  // `check` and `audit` refresh an oauth2 grant first (prepareChecks, force): a result past the token
+  // endpoint means the refresher just recorded a refresh, which this write must not turn back.
+  if credential.kind == .oauth2, !results.contains(where: { $0.detail.hasPrefix(OAuthCheck.tokenEndpointPrefix) }) {
+    credential.refreshed = time
+  }
   do { try store.record(entry, as: credential) } catch { warn("could not record the check result: \(error.description)") }
 }
 

@@ -13,7 +13,10 @@ extension Mailcred {
       let store = Environment.live().store
       let entries = try reporting { () throws(MailcredError) in try store.all() }
       let time = now()
-      defer { warnAboutInterruptedRotations(entries) }
+      defer {
+        warnAboutInterruptedRotations(entries)
+        warnAboutIdleGrants(entries.map(\.credential), now: time)
+      }
       if json {
         Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
         return
@@ -31,5 +34,13 @@ extension Mailcred {
       }
       Terminal.writeOut(table(["ACCOUNT", "KIND", "USER", "SMTP", "IMAP", "CREATED", "STATUS", "LAST CHECK"], rows))
     }
+  }
+}
+
+/// A Microsoft OAuth2 grant unrefreshed for more than 80 days dies at 90 (`OAuthGrantAge`): say so on
+/// stderr, which leaves `--json` output intact.
+func warnAboutIdleGrants(_ credentials: [Credential], now: MailcredDate) {
+  for credential in credentials {
+    if let warning = OAuthGrantAge.warning(credential, now: now) { warn(warning) }
   }
 }

@@ -19,7 +19,10 @@ extension Mailcred {
       }
       let c = entry.credential
       let time = now()
-      defer { warnAboutInterruptedRotations(entries) }
+      defer {
+        warnAboutInterruptedRotations(entries)
+        warnAboutIdleGrants([c], now: time)
+      }
       if json {
         Terminal.writeOut(encodeJSON(CredentialReport(c, now: time)))
         return
@@ -36,6 +39,7 @@ extension Mailcred {
         lines += [("client id", oauth.clientID), ("token endpoint", oauth.tokenEndpoint), ("scopes", oauth.scope)]
         if let url = oauth.authorizationEndpoint { lines.append(("authorization", url)) }
         if let url = oauth.deviceEndpoint { lines.append(("device endpoint", url)) }
+        lines.append(("last refresh", c.refreshed.map(RFC3339.format) ?? "never (authorized \(RFC3339.format(c.created)))"))
       }
       let others = entries.filter { $0.item.id != entry.item.id }
       if !others.isEmpty {

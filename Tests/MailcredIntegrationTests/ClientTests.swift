@@ -434,6 +434,8 @@ extension RealKeyringTests {
 
       // mbsync 1.4 checks only DNS names in the certificate: connect by name (the test CA's server
       // certificate has DNS:localhost and DNS:127.0.0.1).
+      // AuthMechs PLAIN: with Cyrus SASL's XOAUTH2 plugin installed (the OAuth2 tests need it), mbsync's
+      // default `*` lets SASL pick XOAUTH2 and send the password as a bearer token, which then hangs.
       let rc = try ws.write(
         "mbsyncrc",
         """
@@ -442,6 +444,7 @@ extension RealKeyringTests {
         Port \(imap.port)
         User \(user)
         PassCmd "mailcred get \(account)"
+        AuthMechs PLAIN
         SSLType \(imap.sslType)
         CertificateFile \(Harness.caFile)
 

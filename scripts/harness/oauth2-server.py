@@ -24,11 +24,14 @@ serve listens on two ports of 127.0.0.1:
     POST /introspect     token=... -> {"active": true, "email": USER, ...} or {"active": false} (RFC 7662)
     GET  /admin/stats?user=U            counters: code_grants, refresh_grants, device_pending, slow_down,
                                         device_grants, invalid_grant, introspections, introspections_active
-    POST /admin/config  user=U [access_lifetime=S] [rotate=0|1] [refresh_delay=S] [email=E]
+    POST /admin/config  user=U [access_lifetime=S] [rotate=0|1] [refresh_delay=S] [email=E] [refresh_error=NAME]
                                         lifetime of the next access tokens (default 3600), refresh-token
                                         rotation (default on), a delay before answering refresh grants, and
                                         the identity the tokens carry (default U: "signed in as another
-                                        account" when different)
+                                        account" when different); refresh_error makes every refresh grant of
+                                        U answer one of the scripted provider errors (REFRESH_ERRORS: the
+                                        AADSTS codes, google_invalid_grant, google_unauthorized_client,
+                                        temporarily_unavailable) with that provider's body; "" ends it
     POST /admin/revoke  user=U          revokes every refresh and access token of U
     POST /admin/approve user_code=C user=U   approves a pending device authorization as U
     POST /admin/deny    user_code=C     declines it
@@ -53,6 +56,40 @@ LOG = None
 MARKER = "MCANARY7q"
 
 
+# Scripted refresh failures, shaped like the providers' real answers (Microsoft identity platform: HTTP 400
+# with the AADSTS code leading error_description and repeated in error_codes; Google: short descriptions).
+def _aad(error, code, text, suberror=None):
+    body = {"error": error, "error_description": f"AADSTS{code}: {text} Trace ID: 0000 Correlation ID: 0000 Timestamp: 2026-01-01 00:00:00Z",
+            "error_codes": [code], "timestamp": "2026-01-01 00:00:00Z", "trace_id": "0000", "correlation_id": "0000",
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
+    if suberror:
+        body["suberror"] = suberror
+    return 400, body
+
+
+REFRESH_ERRORS = {
+    "AADSTS700082": _aad("invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on "
+                         "2025-09-01T00:00:00Z and was inactive for 90.00:00:00."),
+    "AADSTS50173": _aad("invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is "
+                        "needed. The user might have changed or reset their password."),
+    "AADSTS70043": _aad("invalid_grant", 70043, "The refresh token has expired or is invalid due to sign-in frequency checks by "
+                        "conditional access."),
+    "AADSTS65001": _aad("invalid_grant", 65001, "The user or administrator has not consented to use the application with ID "
+                        "'mail-client'. Send an interactive authorization request for this user and resource.", "consent_required"),
+    "AADSTS50076": _aad("invalid_grant", 50076, "Due to a configuration change made by your administrator, or because you moved "
+                        "to a new location, you must use multi-factor authentication to access 'outlook.office.com'.", "basic_action"),
+    "AADSTS50079": _aad("invalid_grant", 50079, "Due to a configuration change made by your administrator, or because you moved "
+                        "to a new location, you must enroll in multi-factor authentication to access 'outlook.office.com'.", "basic_action"),
+    "AADSTS7000218": _aad("invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' "
+                          "or 'client_secret'."),
+    "AADSTS700016": _aad("unauthorized_client", 700016, "Application with identifier 'mail-client' was not found in the directory "
+                         "'example.test'. You may have sent your authentication request to the wrong tenant."),
+    "google_invalid_grant": (400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+    "google_unauthorized_client": (401, {"error": "unauthorized_client", "error_description": "Unauthorized"}),
+    "temporarily_unavailable": (503, {"error": "temporarily_unavailable", "error_description": "the service is busy, try later"}),
+}
+
+
 def log(message):
     if LOG:
         with LOG_LOCK:
@@ -66,7 +103,8 @@ def count(user, key, n=1):
 
 
 def config(user):
-    return CONFIG.setdefault(user, {"access_lifetime": 3600, "rotate": True, "refresh_delay": 0.0, "email": user})
+    return CONFIG.setdefault(user, {"access_lifetime": 3600, "rotate": True, "refresh_delay": 0.0, "email": user,
+                                    "refresh_error": ""})
 
 
 def issue(user, client_id, scope, with_refresh=True):
@@ -203,6 +241,12 @@ class TLSHandler(Handler):
                 count(user, "invalid_grant")
                 log(f"refresh grant user={user}: revoked, rotated or unknown refresh token -> invalid_grant")
                 return self.error("invalid_grant", "the refresh token was revoked or has expired")
+            scripted = config(user)["refresh_error"]
+            if scripted:
+                count(user, "scripted_errors")
+                log(f"refresh grant user={user}: scripted {scripted}")
+                status, body = REFRESH_ERRORS[scripted]
+                return self.reply(status, body)
             count(user, "refresh_grants")
             rotate = config(user)["rotate"]
             answer = issue(user, entry["client_id"], entry["scope"], with_refresh=rotate)
@@ -300,6 +344,10 @@ class PlainHandler(Handler):
                     c["refresh_delay"] = float(form["refresh_delay"])
                 if "email" in form:
                     c["email"] = form["email"]
+                if "refresh_error" in form:
+                    if form["refresh_error"] and form["refresh_error"] not in REFRESH_ERRORS:
+                        return self.reply(400, {"ok": False, "error": f"unknown refresh_error {form['refresh_error']!r}"})
+                    c["refresh_error"] = form["refresh_error"]
             return self.reply(200, {"ok": True})
         if url.path == "/admin/revoke":
             user = form["user"]
