@@ -122,7 +122,7 @@ import Testing
     let before = try store.current(account: "ms")
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"access_token":"at-new","expires_in":3600}"#)])
     let time = now
-    let refresher = OAuthRefresher(store: store, transport: endpoint, lock: { _ in {} }, now: { time })
+    let refresher = OAuthRefresher(store: store, transport: endpoint, now: { time })
     let token = try refresher.accessToken(account: "ms", force: true).get()
     #expect(token.refreshed && token.refreshedAt == now)
     let after = try store.current(account: "ms")
