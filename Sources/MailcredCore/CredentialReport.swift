@@ -28,6 +28,17 @@ public struct CredentialReport: Codable, Sendable, Equatable {
   public var imap: EndpointReport?
   public var checked: String?
   public var check_result: String?
+  /// Provider policy facts about this kind of credential (issue 18); absent when none applies.
+  public var provider_policy: [PolicyReport]?
+
+  public struct PolicyReport: Codable, Sendable, Equatable {
+    /// `warning` (audit counts it) or `note`.
+    public var level: String
+    /// `refused`, `refused-by-default` or `caveat`.
+    public var effect: String
+    public var text: String
+    public var fix: String?
+  }
 
   public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
@@ -48,6 +59,9 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     imap = credential.imap.map { EndpointReport(host: $0.host, port: $0.port, security: $0.security.rawValue) }
     checked = credential.checked.map(RFC3339.format)
     check_result = credential.checkResult
+    let concerns = credential.policyConcerns(now: now)
+    provider_policy = concerns.isEmpty
+      ? nil : concerns.map { PolicyReport(level: $0.level.rawValue, effect: $0.effect, text: $0.text, fix: $0.fix) }
   }
 }
 

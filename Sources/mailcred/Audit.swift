@@ -88,7 +88,7 @@ extension Mailcred {
         let c = row.credential
         let age = Int(time.timeIntervalSince(c.created) / 86400)
         let checks = offline ? "not checked" : (c.state != .current ? "-" : row.checks.map { "\($0.endpoint.proto.rawValue) \($0.verdict.rawValue)" }.joined(separator: ", "))
-        return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(now: time, warningDays: warnDays), checks]
+        return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(withPolicyAt: time, warningDays: warnDays), checks]
       }
       Terminal.writeOut(MailcredCLI.table(["ACCOUNT", "KIND", "USER", "PROVIDER", "AGE", "EXPIRY", "CHECK"], table))
       var interruptedReported: Set<String> = []
@@ -105,6 +105,9 @@ extension Mailcred {
         case .expiresSoon where row.credential.state == .current:
           Terminal.writeOut("\(account): warning: \(row.expiry) — `mailcred rotate \(account)` before then\n")
         default: break
+        }
+        if row.credential.state == .current, let concern = row.credential.policyWarning(now: time) {
+          Terminal.writeOut("\(account): warning: \(concern.line)\n")
         }
         if row.interruptedRotation && !interruptedReported.contains(account) {
           interruptedReported.insert(account)

@@ -13,7 +13,10 @@ extension Mailcred {
       let store = Environment.live().store
       let entries = try reporting { () throws(MailcredError) in try store.all() }
       let time = now()
-      defer { warnAboutInterruptedRotations(entries) }
+      defer {
+        warnAboutInterruptedRotations(entries)
+        warnAboutProviderPolicies(entries, now: time)
+      }
       if json {
         Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
         return
@@ -26,7 +29,7 @@ extension Mailcred {
         let c = entry.credential
         return [
           c.account, c.kind.rawValue, c.user, c.smtp?.hostAndPort ?? "-", c.imap?.hostAndPort ?? "-",
-          shortDate(c.created), c.statusText(now: time), c.lastCheckText,
+          shortDate(c.created), c.statusText(withPolicyAt: time), c.lastCheckText,
         ]
       }
       Terminal.writeOut(table(["ACCOUNT", "KIND", "USER", "SMTP", "IMAP", "CREATED", "STATUS", "LAST CHECK"], rows))
