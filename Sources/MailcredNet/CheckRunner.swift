@@ -65,17 +65,21 @@ func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: Ch
     return failure(error)
   }
 
-  // STARTTLS (or plain): a greeting that does not come within a moment may mean an implicit-TLS port, which
-  // waits for our ClientHello as we wait for its greeting. Ask it on a second connection, and keep waiting
-  // on the first for a server that is merely slow.
+  // STARTTLS: a greeting that does not come within a moment may mean an implicit-TLS port, which waits for
+  // our ClientHello as we wait for its greeting. Ask it on a second connection, and keep waiting on the
+  // first for a server that is merely slow (its greeting arriving ends the probe).
   if endpoint.security == .starttls,
     !connection.hasInput(within: deadline.capped(at: greetingPatience)),
     deadline.remaining > 0.2
   {
-    let probe = probeTLS(host: endpoint.host, port: endpoint.port, proto: endpoint.proto, deadline: deadline.capped(at: tlsProbeLimit))
-    probes.append(probe)
-    if probe.answer == .implicitTLS {
-      return result(.protocolError, "no greeting within \(formatSeconds(greetingPatience)) s; " + describe(probe))
+    if let probe = probeTLS(
+      host: endpoint.host, port: endpoint.port, proto: endpoint.proto, deadline: deadline.capped(at: tlsProbeLimit),
+      abandonWhenReadable: connection.fd)
+    {
+      probes.append(probe)
+      if probe.answer == .implicitTLS {
+        return result(.protocolError, "no greeting within \(formatSeconds(greetingPatience)) s; " + describe(probe))
+      }
     }
   }
 

@@ -43,6 +43,7 @@ private let probeTLSContext = ProbeTLSContext()
 func probeAlternative(host: String, port: Int, proto: MailProtocol, deadline: Deadline) -> PortProbe {
   TransportSecurity.default(for: proto, port: port) == .tls
     ? probeTLS(host: host, port: port, proto: proto, deadline: deadline)
+      ?? PortProbe(port: port, method: .tlsHandshake, answer: .failed, detail: "abandoned", seconds: 0)  // only with abandonWhenReadable
     : probeClearGreeting(host: host, port: port, proto: proto, deadline: deadline)
 }
 
@@ -69,7 +70,9 @@ func probeClearGreeting(host: String, port: Int, proto: MailProtocol, deadline: 
 }
 
 /// Connects, makes a TLS handshake without judging the certificate, and reads the greeting over TLS.
-func probeTLS(host: String, port: Int, proto: MailProtocol, deadline: Deadline) -> PortProbe {
+/// With `abandonWhenReadable`, gives up (nil) as soon as that socket has input: the check's own connection
+/// got its greeting after all, and the question the probe asks no longer matters.
+func probeTLS(host: String, port: Int, proto: MailProtocol, deadline: Deadline, abandonWhenReadable other: Int32? = nil) -> PortProbe? {
   let started = monotonicSeconds()
   func probe(_ answer: PortProbe.Answer, _ detail: String, greeting: String? = nil) -> PortProbe {
     PortProbe(port: port, method: .tlsHandshake, answer: answer, greeting: greeting, detail: detail,
@@ -106,10 +109,10 @@ func probeTLS(host: String, port: Int, proto: MailProtocol, deadline: Deadline) 
       }
       return probe(.failed, "the TLS handshake failed (SSL error \(code), reason \(reason))")
     }
-    do {
-      try deadline.wait(fd, for: events, "")
-    } catch {
-      return probe(.silent, "connected; no TLS answer in time")
+    switch waitEither(fd, for: events, orInputOn: other, deadline: deadline) {
+    case .ready: continue
+    case .otherReady: return nil
+    case .timeout: return probe(.silent, "connected; no TLS answer in time")
     }
   }
   let version = String(cString: SSL_get_version(ssl))
@@ -121,6 +124,23 @@ func probeTLS(host: String, port: Int, proto: MailProtocol, deadline: Deadline) 
   // A completed handshake is the answer; a greeting that is slow to follow does not undo it.
   case .nothing: return probe(.implicitTLS, "\(version) handshake; no greeting within \(probeGreetingLimit) s")
   case .closed(let why): return probe(.implicitTLS, "\(version) handshake; then \(why)")
+  }
+}
+
+private enum WaitOutcome { case ready, otherReady, timeout }
+
+/// Waits for `fd` to be ready for `events`, or for input on `other`, until `deadline`.
+private func waitEither(_ fd: Int32, for events: Int16, orInputOn other: Int32?, deadline: Deadline) -> WaitOutcome {
+  guard let other else { return (try? deadline.wait(fd, for: events, "")) != nil ? .ready : .timeout }
+  while true {
+    let left = deadline.remaining
+    guard left > 0 else { return .timeout }
+    var requests = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0)]
+    let ready = poll(&requests, 2, Int32(min(left * 1000 + 1, 60_000)))
+    if ready < 0 && errno != EINTR { return .timeout }
+    if ready <= 0 { continue }
+    if requests[1].revents != 0 { return .otherReady }
+    return .ready
   }
 }
 
