@@ -96,7 +96,7 @@ import Testing
     #expect(result.verdict == .starttlsMissing, "\(result.detail)")
     #expect(result.probes.isEmpty, "\(result.probes)")
     #expect(result.conclusion == nil)
-    #expect(seconds < 4.5)
+    #expect(seconds < 5, "a probe that waited for its own late greeting would take ~5.7 s")
     try await expectNothingSecretReceived([server])
   }
 
@@ -121,7 +121,7 @@ import Testing
     let (result, seconds) = await run(smtp(587, host: host), timeout: 4)
     #expect(result.verdict == .timeout, "\(result.detail)")
     #expect(result.conclusion == .alternativeAnswers(blocked: 587, refused: false, answering: 465, security: .tls), "\(result.detail)")
-    #expect(seconds < 4.5)
+    #expect(seconds < 4.5, "2 s for 587, then 465 at once")
     let text = hint(for: result, provider: nil, account: "work", user: user)
     #expect(text.hasPrefix("587 is blocked from this network; 465 answers — use it"), "\(text)")
     #expect(text.contains("--smtp \(host):465 --smtp-security tls"))
@@ -146,7 +146,7 @@ import Testing
     let (result, seconds) = await run(smtp(587, host: host), timeout: 3)
     #expect(result.verdict == .timeout)
     #expect(result.conclusion == .bothBlocked(587, 465, refused: false), "\(result.detail)")
-    #expect(seconds < 3.5)
+    #expect(seconds < 4.5, "the 3 s deadline, plus slack for a loaded machine")
     #expect(hint(for: result, provider: nil).hasPrefix("587 and 465 both blocked: outbound mail is filtered here"))
     _ = blocked
   }
