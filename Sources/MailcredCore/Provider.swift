@@ -124,8 +124,10 @@ extension Provider {
 // fact carries the date it takes effect, so that an upcoming change is announced before it bites and a past
 // one is stated as such. Sources: Microsoft's Outlook.com announcement (basic auth for third-party clients
 // ended 16 Sept 2024), Exchange Online's SMTP AUTH basic-authentication retirement notice (off by default for
-// existing tenants at the end of December 2026, re-enableable by the tenant admin), Google's app-password help
-// page (revoked when the account password changes).
+// existing tenants at the end of December 2026, re-enableable by the tenant admin), "Deprecation of Basic
+// authentication in Exchange Online" on learn.microsoft.com (IMAP and POP turned off from 1 Oct 2022; since
+// 31 Dec 2022 no tenant can turn it back on), Google's app-password help page (revoked when the account
+// password changes).
 
 extension Provider {
   /// The policy facts of this provider, from `kindPolicyTable`.
@@ -141,6 +143,11 @@ extension Provider {
         fix: "authorize")
     ],
     "office365": [
+      KindPolicy(
+        kinds: [.password, .appPassword], protocols: [.imap], effective: "2022-12-31", effect: .refused,
+        fact: "Exchange Online has refused passwords for IMAP since the end of 2022 (basic authentication off "
+          + "from 1 Oct 2022, and no tenant can re-enable it since 31 Dec 2022): only OAuth2 works for IMAP",
+        fix: "authorize"),
       KindPolicy(
         kinds: [.password, .appPassword], protocols: [.smtp], effective: "2026-12-31",
         effect: .refusedByDefault,

@@ -108,21 +108,27 @@ import Testing
     #expect(credential(nil, .appPassword, smtpHost: "smtp-mail.outlook.com").policyWarning(now: today) != nil)
   }
 
+  @Test func office365IMAPPasswordsAreRefused() throws {
+    let concerns = credential("office365", .password).policyConcerns(now: today)
+    #expect(concerns.map(\.effect) == ["refused", "refused-by-default"])
+    #expect(concerns.first?.text.contains("IMAP since the end of 2022") == true)
+  }
+
   @Test func office365IsAnnouncedBeforeAndStatedAfter() throws {
-    let before = try #require(credential("office365", .password).policyWarning(now: today))
+    let before = try #require(credential("office365", .password, imap: false).policyWarning(now: today))
     #expect(before.effect == "refused-by-default")
     #expect(before.text.contains("(from 2026-12-31, in 29 days)"), "\(before.text)")
     #expect(before.short == "basic auth off from 2026-12-31")
-    let after = try #require(credential("office365", .password).policyWarning(now: RFC3339.parse("2027-01-05")!))
+    let after = try #require(credential("office365", .password, imap: false).policyWarning(now: RFC3339.parse("2027-01-05")!))
     #expect(!after.text.contains("from 2026-12-31"))
     #expect(after.text.contains("tenant admin can re-enable"))
     #expect(after.short == "basic auth off by default")
   }
 
-  @Test func office365WithoutSMTPIsNotConcerned() {
+  @Test func office365WithoutSMTPHasOnlyTheIMAPFact() {
     var imapOnly = credential("office365", .password)
     imapOnly.smtp = nil
-    #expect(imapOnly.policyConcerns(now: today).isEmpty)
+    #expect(imapOnly.policyConcerns(now: today).map(\.effect) == ["refused"])
   }
 
   @Test func gmailAppPasswordHasANoteButNoWarning() throws {
