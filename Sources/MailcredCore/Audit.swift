@@ -20,7 +20,7 @@ public struct AuditRow: Sendable {
 
   public enum Attention: Int, Sendable, Comparable {
     case none = 0
-    case warning = 1  // expiring soon, pending or erased item, interrupted rotation
+    case warning = 1  // expiring soon, pending or erased item, interrupted rotation, a kind the provider refuses
     case failing = 2  // expired, or a check that did not authenticate
 
     public static func < (a: Attention, b: Attention) -> Bool { a.rawValue < b.rawValue }
@@ -62,6 +62,8 @@ public enum Audit {
       var attention = AuditRow.Attention.none
       if c.state != .current || interrupted { attention = .warning }
       if case .expiresSoon = expiry { attention = max(attention, .warning) }
+      // A kind the provider refuses (or soon will): known without the network, so `--offline` warns too.
+      if c.state == .current && c.policyWarning(now: now) != nil { attention = max(attention, .warning) }
       if case .expired = expiry, c.state == .current { attention = .failing }
       if checks.contains(where: { $0.verdict != .ok }) { attention = .failing }
       var row = AuditRow(credential: c, expiry: expiry, checks: checks, interruptedRotation: interrupted, attention: attention)

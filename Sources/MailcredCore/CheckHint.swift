@@ -1,9 +1,17 @@
 /// One line telling the user what to do about a check's result, in the spirit of the classic mail
 /// troubleshooting advice. Empty for a plain success.
 ///
-/// `account` fills in commands such as `mailcred rotate ACCOUNT`; `kind` `.oauth2` gives OAuth2's hints.
-public func hint(for result: CheckResult, provider: Provider?, account: String = "ACCOUNT", kind: CredentialKind? = nil) -> String {
+/// `account` fills in commands such as `mailcred rotate ACCOUNT` (and `user` the `add --replace` of a
+/// wrong port or security); `kind` `.oauth2` gives OAuth2's hints. When probes found the one cause
+/// (`result.conclusion`), the hint states it and its fix instead of the possibilities.
+public func hint(
+  for result: CheckResult, provider: Provider?, account: String = "ACCOUNT", kind: CredentialKind? = nil,
+  user: String? = nil
+) -> String {
   if kind == .oauth2, let text = OAuthCheck.hint(for: result, provider: provider, account: account) { return text }
+  if let conclusion = result.conclusion {
+    return probeHint(conclusion, endpoint: result.endpoint, provider: provider, account: account, user: user, kind: kind)
+  }
   let endpoint = result.endpoint
   let name = provider?.name ?? "the provider"
   var text: String
@@ -38,6 +46,10 @@ public func hint(for result: CheckResult, provider: Provider?, account: String =
       + "\(endpoint.port) speaks \(endpoint.security == .tls ? "TLS from the first byte" : "STARTTLS")"
   case .temporary:
     text = "the server reported a temporary failure: try again later"
+  case .timeout where result.detail.contains("greeting") && result.probes.contains(where: { $0.method == .tlsHandshake }):
+    // The probe asked: the port does not speak TLS either, so it is a slow or stuck server, or a middlebox.
+    text = "no greeting in time, and port \(endpoint.port) does not speak implicit TLS either: the server is "
+      + "overloaded or something between here and it swallows the connection; try again later or a longer --timeout"
   case .timeout where result.detail.contains("greeting") && endpoint.security == .starttls:
     // An implicit-TLS port waits for our ClientHello while we wait for its greeting.
     text = "no greeting in time: if port \(endpoint.port) is implicit TLS, store it with "
@@ -63,4 +75,38 @@ public func hint(for result: CheckResult, provider: Provider?, account: String =
     text = text.isEmpty ? note : text + "; " + note
   }
   return text
+}
+
+/// The hint for a cause the probes established, with the command that fixes it.
+private func probeHint(
+  _ conclusion: ProbeConclusion, endpoint: Endpoint, provider: Provider?, account: String, user: String?, kind: CredentialKind?
+) -> String {
+  let fix = conclusion.suggested(for: endpoint).map { "`\(replaceCommand(account: account, user: user, kind: kind, provider: provider, endpoint: $0))`" }
+  let proto = endpoint.proto
+  switch conclusion {
+  case .speaksImplicitTLS(let port):
+    return "port \(port) speaks implicit TLS, not STARTTLS: \(fix ?? "")"
+  case .speaksSTARTTLS(let port):
+    return "port \(port) speaks STARTTLS (it greets in clear), not implicit TLS: \(fix ?? "")"
+  case .alternativeAnswers(let blocked, let refused, let answering, _):
+    let how = refused ? "refuses connections from here" : "is blocked from this network"
+    return "\(blocked) \(how); \(answering) answers — use it: \(fix ?? "")"
+  case .bothBlocked(let first, let second, let refused):
+    let what = proto == .smtp ? "outbound mail is filtered here" : "IMAP is filtered on this network"
+    if refused {
+      return "\(first) and \(second) both refuse connections at \(endpoint.host): check the host name, or \(what)"
+    }
+    return "\(first) and \(second) both blocked: \(what) (try another network, or ask its administrator)"
+  }
+}
+
+/// `mailcred add ACCOUNT --replace --user USER [--provider ID] --smtp HOST:PORT --smtp-security MODE`: the
+/// stored credential again, with the endpoint that works (the secret is asked again).
+public func replaceCommand(account: String, user: String?, kind: CredentialKind? = nil, provider: Provider?, endpoint: Endpoint) -> String {
+  let proto = endpoint.proto.rawValue
+  var words = ["mailcred", "add", account, "--replace", "--user", user ?? "USER"]
+  if let provider { words += ["--provider", provider.id] }
+  if let kind, kind != .oauth2 { words += ["--kind", kind.rawValue] }
+  words += ["--\(proto)", endpoint.hostAndPort, "--\(proto)-security", endpoint.security.rawValue]
+  return words.joined(separator: " ")
 }

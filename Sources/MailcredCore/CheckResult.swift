@@ -36,11 +36,14 @@ public struct CheckResult: Sendable, Equatable {
   public var detail: String
   /// Seconds from the first connect attempt to the verdict.
   public var latency: Double
+  /// The diagnostic probes run after the failure (issue 18), in the order they ran; see `conclusion`.
+  public var probes: [PortProbe]
 
-  public init(endpoint: Endpoint, verdict: CheckClass, detail: String, latency: Double) {
+  public init(endpoint: Endpoint, verdict: CheckClass, detail: String, latency: Double, probes: [PortProbe] = []) {
     self.endpoint = endpoint
     self.verdict = verdict
     self.detail = detail
     self.latency = latency
+    self.probes = probes
   }
 }

@@ -30,6 +30,17 @@ public struct CredentialReport: Codable, Sendable, Equatable {
   public var check_result: String?
   /// An oauth2 grant's last refresh (RFC 3339), when one was recorded.
   public var refreshed: String?
+  /// Provider policy facts about this kind of credential (issue 18); absent when none applies.
+  public var provider_policy: [PolicyReport]?
+
+  public struct PolicyReport: Codable, Sendable, Equatable {
+    /// `warning` (audit counts it) or `note`.
+    public var level: String
+    /// `refused`, `refused-by-default` or `caveat`.
+    public var effect: String
+    public var text: String
+    public var fix: String?
+  }
 
   public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
@@ -51,6 +62,9 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     checked = credential.checked.map(RFC3339.format)
     check_result = credential.checkResult
     refreshed = credential.refreshed.map(RFC3339.format)
+    let concerns = credential.policyConcerns(now: now)
+    provider_policy = concerns.isEmpty
+      ? nil : concerns.map { PolicyReport(level: $0.level.rawValue, effect: $0.effect, text: $0.text, fix: $0.fix) }
   }
 }
 

@@ -117,3 +117,78 @@ extension Provider {
       basicAuthDisabled: false, prefersStartTLS: false),
   ]
 }
+
+// MARK: - Which kinds of credential each provider still accepts (issue 18)
+//
+// The one place for these facts: `list`, `show`, `audit` (offline too) and `add` read them from here. Each
+// fact carries the date it takes effect, so that an upcoming change is announced before it bites and a past
+// one is stated as such. Sources: Microsoft's Outlook.com announcement (basic auth for third-party clients
+// ended 16 Sept 2024), Exchange Online's SMTP AUTH basic-authentication retirement notice (off by default for
+// existing tenants at the end of December 2026, re-enableable by the tenant admin), "Deprecation of Basic
+// authentication in Exchange Online" on learn.microsoft.com (IMAP and POP turned off from 1 Oct 2022; since
+// 31 Dec 2022 no tenant can turn it back on), Google's app-password help page (revoked when the account
+// password changes).
+
+extension Provider {
+  /// The policy facts of this provider, from `kindPolicyTable`.
+  public var kindPolicies: [KindPolicy] { Provider.kindPolicyTable[id] ?? [] }
+
+  public static let kindPolicyTable: [String: [KindPolicy]] = [
+    "outlook.com": [
+      KindPolicy(
+        kinds: [.password, .appPassword], protocols: [.smtp, .imap], effective: "2024-09-16",
+        effect: .refused,
+        fact: "Outlook.com has refused passwords and app passwords for SMTP and IMAP since 16 Sept 2024 "
+          + "(535 5.7.139): only OAuth2 works",
+        fix: "authorize")
+    ],
+    "office365": [
+      KindPolicy(
+        kinds: [.password, .appPassword], protocols: [.imap], effective: "2022-12-31", effect: .refused,
+        fact: "Exchange Online has refused passwords for IMAP since the end of 2022 (basic authentication off "
+          + "from 1 Oct 2022, and no tenant can re-enable it since 31 Dec 2022): only OAuth2 works for IMAP",
+        fix: "authorize"),
+      KindPolicy(
+        kinds: [.password, .appPassword], protocols: [.smtp], effective: "2026-12-31",
+        effect: .refusedByDefault,
+        fact: "Microsoft 365 turns basic SMTP AUTH off by default for existing tenants at the end of Dec 2026 "
+          + "(then 550 5.7.30); the tenant admin can re-enable it, OAuth2 keeps working",
+        fix: "authorize")
+    ],
+    "gmail": [
+      KindPolicy(
+        kinds: [.appPassword], protocols: [.smtp, .imap], effective: nil, effect: .caveat,
+        fact: "revoked when the Google password changes", fix: nil)
+    ],
+  ]
+
+  /// The preset a credential belongs to: the one it names, else the one whose SMTP host it uses (a
+  /// credential added with `--smtp smtp-mail.outlook.com` is still an Outlook.com one).
+  public static func of(_ credential: Credential) -> Provider? {
+    if let id = credential.provider, let named = named(id) { return named }
+    guard let host = credential.smtp?.host.lowercased() else { return nil }
+    return all.first { $0.smtp.host == host }
+  }
+}
+
+/// One fact about a kind of credential at one provider.
+public struct KindPolicy: Sendable, Equatable {
+  public enum Effect: String, Sendable {
+    /// The provider refuses this kind: every check will fail.
+    case refused
+    /// Refused unless an administrator turns it back on.
+    case refusedByDefault = "refused-by-default"
+    /// Accepted, with a caveat worth knowing (shown by `show`, never a warning).
+    case caveat
+  }
+
+  public var kinds: [CredentialKind]
+  /// The protocols the fact is about (a credential with none of these endpoints is not concerned).
+  public var protocols: [MailProtocol]
+  /// `YYYY-MM-DD` from which it holds; nil for a standing fact.
+  public var effective: String?
+  public var effect: Effect
+  public var fact: String
+  /// The mailcred command that fixes it (`authorize`), if one does.
+  public var fix: String?
+}

@@ -4,8 +4,9 @@ import MailcredCore
 /// run it on a dedicated thread.
 func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions, auth: AuthMethod = .password) -> CheckResult {
   var started = monotonicSeconds()
+  var probes: [PortProbe] = []
   func result(_ verdict: CheckClass, _ detail: String) -> CheckResult {
-    CheckResult(endpoint: endpoint, verdict: verdict, detail: detail, latency: monotonicSeconds() - started)
+    CheckResult(endpoint: endpoint, verdict: verdict, detail: detail, latency: monotonicSeconds() - started, probes: probes)
   }
 
   if endpoint.security == .plain && !(options.allowPlaintext && endpoint.isLoopback) {
@@ -28,9 +29,25 @@ func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: Ch
     return result(error.checkClass, error.description)
   }
 
+  // With a standard alternative port (587/465, 993/143), the first connect gets half the deadline, so that
+  // a blocked port leaves time to ask the other one (issue 18).
+  let alternative = endpoint.security == .plain ? nil : alternativePort(for: endpoint.proto, port: endpoint.port)
+  let connectLimit = alternative == nil ? options.timeout : options.timeout / 2
   let connection: LineConnection
   do {
-    connection = LineConnection(try connectTCP(host: endpoint.host, port: endpoint.port, deadline: deadline))
+    connection = LineConnection(try connectTCP(host: endpoint.host, port: endpoint.port, deadline: deadline.capped(at: connectLimit)))
+  } catch {
+    guard let alternative, error.checkClass == .timeout || error.checkClass == .refused else { return failure(error) }
+    // Also at most half the timeout after a quick refusal: a refused port beside a filtered one is answered
+    // in half the time, not the whole of it.
+    let probe = probeAlternative(host: endpoint.host, port: alternative, proto: endpoint.proto, deadline: deadline.capped(at: connectLimit))
+    probes.append(probe)
+    let first = error.checkClass == .timeout
+      ? "no connection within \(formatSeconds(connectLimit)) s (connecting to \(endpoint.host) port \(endpoint.port))"
+      : error.description
+    return result(error.checkClass, first + "; " + describe(probe))
+  }
+  do {
     // The name said loopback; the address we reached must agree before anything goes out in clear.
     if endpoint.security == .plain && !connection.peer.isLoopback {
       return result(.protocolError, plaintextRefusal(endpoint) + " (\(endpoint.host) is \(connection.peer.numericHost))")
@@ -39,7 +56,33 @@ func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: Ch
       try connection.startTLS(context: context, host: endpoint.host, upgrading: false, deadline: deadline)
     }
   } catch {
+    // A handshake that met a plain-text answer: ask the port, on a second connection, for its greeting.
+    if endpoint.security == .tls, case .tls(let text) = error,
+      plaintextPeerReasons.contains(connection.tlsFailureReason) || text.hasPrefix("the server closed")
+    {
+      let probe = probeClearGreeting(host: endpoint.host, port: endpoint.port, proto: endpoint.proto, deadline: deadline)
+      probes.append(probe)
+      return result(.tlsFailed, error.description + "; " + describe(probe))
+    }
     return failure(error)
+  }
+
+  // STARTTLS: a greeting that does not come within a moment may mean an implicit-TLS port, which waits for
+  // our ClientHello as we wait for its greeting. Ask it on a second connection, and keep waiting on the
+  // first for a server that is merely slow (its greeting arriving ends the probe).
+  if endpoint.security == .starttls,
+    !connection.hasInput(within: deadline.capped(at: greetingPatience)),
+    deadline.remaining > 0.2
+  {
+    if let probe = probeTLS(
+      host: endpoint.host, port: endpoint.port, proto: endpoint.proto, deadline: deadline.capped(at: tlsProbeLimit),
+      abandonWhenReadable: connection.fd)
+    {
+      probes.append(probe)
+      if probe.answer == .implicitTLS {
+        return result(.protocolError, "no greeting within \(formatSeconds(greetingPatience)) s; " + describe(probe))
+      }
+    }
   }
 
   var driver = ExchangeDriver(
@@ -65,6 +108,23 @@ func runCheck(endpoint: Endpoint, user: String, secret: SecretBytes, options: Ch
 private func plaintextRefusal(_ endpoint: Endpoint) -> String {
   "refusing to send a secret to \(endpoint.hostAndPort) without TLS: plain text is allowed only to a "
     + "loopback address, and only when explicitly permitted"
+}
+
+/// One probe in words, for the result's detail.
+private func describe(_ probe: PortProbe) -> String {
+  let what: String
+  switch probe.answer {
+  case .implicitTLS: what = "speaks implicit TLS"
+  case .plaintext: what = "greets in clear (STARTTLS)"
+  case .silent: what = "accepts connections but says nothing"
+  case .otherService: what = "answers, but is no mail server of this protocol"
+  case .failed: what = "accepts connections, but the probe learned nothing"
+  case .refused: what = "refuses connections"
+  case .timeout: what = "does not answer (no connection)"
+  case .unreachable: what = "cannot be reached"
+  }
+  let via = probe.method == .tlsHandshake ? "a TLS handshake" : "a greeting read in clear"
+  return "probe (\(via) on a second connection): port \(probe.port) \(what) — \(probe.detail), \(Int((probe.seconds * 1000).rounded())) ms"
 }
 
 private func formatSeconds(_ seconds: Double) -> String {

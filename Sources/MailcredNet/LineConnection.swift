@@ -23,6 +23,9 @@ final class LineConnection {
   private var end = 0
   /// Bytes after `start` already searched for a newline.
   private var scanned = 0
+  /// OpenSSL's reason code (ERR_GET_REASON) of the last TLS failure, 0 for none: the diagnosis of a failed
+  /// handshake goes by the code, not by the message text (which OpenSSL versions reword).
+  private(set) var tlsFailureReason: Int32 = 0
 
   init(_ socket: ConnectedSocket) {
     fd = socket.fd
@@ -213,10 +216,14 @@ final class LineConnection {
     case SSL_ERROR_ZERO_RETURN: throw .closed
     case SSL_ERROR_SYSCALL:
       let saved = errno
-      if ERR_peek_error() != 0 { throw openSSLError(what, ssl: ssl) }
+      if ERR_peek_error() != 0 {
+        tlsFailureReason = ERR_GET_REASON(ERR_peek_last_error())
+        throw openSSLError(what, ssl: ssl)
+      }
       if saved == 0 || saved == EPIPE || saved == ECONNRESET { throw .closed }
       throw .io(Errno(saved).text)
     default:
+      tlsFailureReason = ERR_GET_REASON(ERR_peek_last_error())
       let error = openSSLError(what, ssl: ssl)
       // OpenSSL 3 reports a close without close_notify as an SSL error ("unexpected eof").
       if case .tls(let text) = error, text.contains("unexpected eof") { throw .closed }

@@ -139,7 +139,7 @@ extension Mailcred {
         let c = row.credential
         let age = Int(time.timeIntervalSince(c.created) / 86400)
         let checks = offline ? "not checked" : (c.state != .current ? "-" : row.checks.map { "\($0.endpoint.proto.rawValue) \($0.verdict.rawValue)" }.joined(separator: ", "))
-        return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(now: time, warningDays: warnDays), checks]
+        return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(withPolicyAt: time, warningDays: warnDays), checks]
       }
       Terminal.writeOut(MailcredCLI.table(["ACCOUNT", "KIND", "USER", "PROVIDER", "AGE", "EXPIRY", "CHECK"], table))
       var interruptedReported: Set<String> = []
@@ -159,6 +159,9 @@ extension Mailcred {
         }
         if row.grantIdleDays != nil, let warning = OAuthGrantAge.warning(row.credential, now: time) {
           Terminal.writeOut("\(account): warning: \(warning)\n")
+        }
+        if row.credential.state == .current, let concern = row.credential.policyWarning(now: time) {
+          Terminal.writeOut("\(account): warning: \(concern.line)\n")
         }
         if row.interruptedRotation && !interruptedReported.contains(account) {
           interruptedReported.insert(account)

@@ -60,11 +60,11 @@ extension Mailcred {
         let provider = entry.credential.provider.flatMap(Provider.named)
         for result in mine {
           if json {
-            reports.append(CheckReport(result, account: entry.credential.account, provider: provider, kind: entry.credential.kind))
+            reports.append(CheckReport(result, account: entry.credential.account, provider: provider, kind: entry.credential.kind, user: entry.credential.user))
           } else {
             Terminal.writeOut(resultLine(result, account: entry.credential.account) + "\n")
             if result.verdict != .ok {
-              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account, kind: entry.credential.kind))\n")
+              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account, kind: entry.credential.kind, user: entry.credential.user))\n")
             }
           }
         }

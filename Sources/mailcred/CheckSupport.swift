@@ -50,8 +50,28 @@ struct CheckReport: Encodable {
   var latency_ms: Int
   var detail: String
   var hint: String?
+  /// The diagnostic probes run after a failure (issue 18); absent when none ran.
+  var probes: [ProbeReport]?
+  /// What the probes established; absent when they settled nothing.
+  var diagnosis: DiagnosisReport?
 
-  init(_ result: CheckResult, account: String, provider: Provider?, kind: CredentialKind? = nil) {
+  struct ProbeReport: Encodable {
+    var port: Int
+    var probe: String
+    var answer: String
+    var greeting: String?
+    var detail: String
+    var ms: Int
+  }
+
+  struct DiagnosisReport: Encodable {
+    var cause: String
+    /// The endpoint that would work, when there is one.
+    var port: Int?
+    var security: String?
+  }
+
+  init(_ result: CheckResult, account: String, provider: Provider?, kind: CredentialKind? = nil, user: String? = nil) {
     self.account = account
     self.protocol = result.endpoint.proto.rawValue
     host = result.endpoint.host
@@ -60,6 +80,16 @@ struct CheckReport: Encodable {
     self.result = result.verdict.rawValue
     latency_ms = Int((result.latency * 1000).rounded())
     detail = result.detail
-    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account, kind: kind)
+    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account, kind: kind, user: user)
+    if !result.probes.isEmpty {
+      probes = result.probes.map {
+        ProbeReport(port: $0.port, probe: $0.method.rawValue, answer: $0.answer.rawValue, greeting: $0.greeting.map(oneLine),
+          detail: $0.detail, ms: Int(($0.seconds * 1000).rounded()))
+      }
+    }
+    if let conclusion = result.conclusion {
+      let fixed = conclusion.suggested(for: result.endpoint)
+      diagnosis = DiagnosisReport(cause: conclusion.code, port: fixed?.port, security: fixed?.security.rawValue)
+    }
   }
 }

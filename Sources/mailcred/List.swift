@@ -16,6 +16,7 @@ extension Mailcred {
       defer {
         warnAboutInterruptedRotations(entries)
         warnAboutIdleGrants(entries.map(\.credential), now: time)
+        warnAboutProviderPolicies(entries, now: time)
       }
       if json {
         Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
@@ -29,7 +30,7 @@ extension Mailcred {
         let c = entry.credential
         return [
           c.account, c.kind.rawValue, c.user, c.smtp?.hostAndPort ?? "-", c.imap?.hostAndPort ?? "-",
-          shortDate(c.created), c.statusText(now: time), c.lastCheckText,
+          shortDate(c.created), c.statusText(withPolicyAt: time), c.lastCheckText,
         ]
       }
       Terminal.writeOut(table(["ACCOUNT", "KIND", "USER", "SMTP", "IMAP", "CREATED", "STATUS", "LAST CHECK"], rows))

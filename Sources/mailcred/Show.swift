@@ -33,8 +33,11 @@ extension Mailcred {
         ("smtp", c.smtp.map { "\($0.hostAndPort) \($0.security.rawValue)" } ?? "-"),
         ("imap", c.imap.map { "\($0.hostAndPort) \($0.security.rawValue)" } ?? "-"),
         ("created", RFC3339.format(c.created)), ("expires", c.expires.map(RFC3339.format) ?? "never"),
-        ("status", c.statusText(now: time)), ("last check", c.lastCheckText),
+        ("status", c.statusText(withPolicyAt: time)), ("last check", c.lastCheckText),
       ]
+      for concern in c.policyConcerns(now: time) {
+        lines.append(("provider policy", (concern.level == .warning ? "warning: " : "") + concern.line))
+      }
       if let oauth = c.oauth {
         lines += [("client id", oauth.clientID), ("token endpoint", oauth.tokenEndpoint), ("scopes", oauth.scope)]
         if let url = oauth.authorizationEndpoint { lines.append(("authorization", url)) }

@@ -16,13 +16,13 @@ final class ScriptedServer: Sendable {
   private let connections = Atomic<Int>(0)
   private let clear = Mutex<[UInt8]>([])
 
-  init(host: String = "127.0.0.1", _ script: @escaping @Sendable (ServerConnection) -> Void) throws {
+  init(host: String = "127.0.0.1", port fixedPort: Int = 0, _ script: @escaping @Sendable (ServerConnection) -> Void) throws {
     let listenFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var on: Int32 = 1
     setsockopt(listenFD, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(fixedPort).bigEndian
     inet_pton(AF_INET, host, &address.sin_addr)
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
