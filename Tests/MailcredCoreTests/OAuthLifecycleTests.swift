@@ -114,7 +114,7 @@ import Testing
     #expect(Credential(attributes: credential.attributes)?.refreshed == credential.refreshed)
   }
 
-  @Test func aRefreshRecordsItsTimeOnTheItemInPlace() throws {
+  @Test func aRefreshRecordsItsTimeWithTheNewTokenAndACheckResultStillLands() throws {
     let store = CredentialStore(keyring: InMemoryKeyring())
     let credential = grant(provider: "office365", idleDays: 85)
     let payload = OAuthPayload(refreshToken: SecretBytes(taking: Array("rt-old".utf8)))
@@ -126,8 +126,15 @@ import Testing
     let token = try refresher.accessToken(account: "ms", force: true).get()
     #expect(token.refreshed && token.refreshedAt == now)
     let after = try store.current(account: "ms")
-    #expect(after.item.id == before.item.id, "replaced in place: a caller's entry stays valid")
+    #expect(try store.entries(account: "ms").count == 1, "one write: the new item replaced the old one")
     #expect(after.credential.refreshed == now)
     #expect(OAuthGrantAge.warning(after.credential, now: now) == nil)
+    // A check that read the entry before the refresh records its result on the same grant's new item.
+    var checked = before.credential
+    checked.checked = now
+    checked.checkResult = "ok"
+    #expect(try store.record(before, as: checked))
+    let recorded = try store.current(account: "ms").credential
+    #expect(recorded.checkResult == "ok" && recorded.checked == now && recorded.refreshed == now)
   }
 }

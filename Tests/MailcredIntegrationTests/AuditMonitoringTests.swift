@@ -209,7 +209,9 @@ extension RealKeyringTests {
       let locked = try nagios()
       try Harness.unlockKeyring()
       #expect(locked.status == 3)
-      #expect(locked.lines == ["MAILCRED UNKNOWN - the keyring is locked — unlock it (log in to the desktop session, or `gnome-keyring-daemon --unlock`) and try again"], "\(locked.lines)")
+      #expect(locked.lines.count == 1)
+      #expect(locked.lines.first?.hasPrefix("MAILCRED UNKNOWN - the keyring is locked") == true, "\(locked.lines)")
+      #expect(locked.lines.first?.contains("mailcred unlock") == true, "\(locked.lines)")
     }
   }
 }
