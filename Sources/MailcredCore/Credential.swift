@@ -9,6 +9,9 @@ public enum CredentialKind: String, Sendable, Codable, CaseIterable {
   case appPassword = "app-password"
   /// A refresh token (and cached access token) for XOAUTH2 / OAUTHBEARER; see `OAuthPayload`.
   case oauth2
+  /// A credential git stored through the helper that is not a mail account (https, ...): see `GitTarget`.
+  /// Never live-checked; only its expiry is judged.
+  case git
 }
 
 /// Where an item is in its life: `current` is what `get` returns; `pending` is a new secret under
@@ -35,6 +38,10 @@ public struct Credential: Sendable, Equatable {
   public var checkResult: String?
   /// Client id, token endpoint and scopes of an `oauth2` credential (attributes; never a token).
   public var oauth: OAuthSettings?
+  /// What a `git` credential is for (protocol, host, path, username as git gave them).
+  public var git: GitTarget?
+  /// When git's `erase` made this item `erased` (shown by list/show; `mailcred restore` undoes it).
+  public var erasedAt: Date?
 
   public init(
     account: String, kind: CredentialKind, user: String, smtp: Endpoint? = nil, imap: Endpoint? = nil,
@@ -85,6 +92,8 @@ public struct Credential: Sendable, Equatable {
     if let checked { a["checked"] = RFC3339.format(checked) }
     if let checkResult { a["check-result"] = checkResult }
     if let oauth { a.merge(oauth.attributes) { mine, _ in mine } }
+    if let git { a.merge(git.attributes) { mine, _ in mine } }
+    if let erasedAt, state == .erased { a["erased"] = RFC3339.format(erasedAt) }
     return a
   }
 
@@ -106,6 +115,11 @@ public struct Credential: Sendable, Equatable {
       state: a["state"].flatMap(CredentialState.init(rawValue:)) ?? .current,
       checked: a["checked"].flatMap(RFC3339.parse), checkResult: a["check-result"],
       oauth: kind == .oauth2 ? OAuthSettings(attributes: a) : nil)
+    if kind == .git {
+      guard let target = GitTarget(attributes: a, user: user) else { return nil }
+      git = target
+    }
+    erasedAt = a["erased"].flatMap(RFC3339.parse)
   }
 }
 

@@ -28,6 +28,18 @@ public struct CredentialReport: Codable, Sendable, Equatable {
   public var imap: EndpointReport?
   public var checked: String?
   public var check_result: String?
+  /// A `git` kind credential's key, as git gave it.
+  public var git: GitReport?
+  /// When git's erase made it `erased` (RFC 3339).
+  public var erased: String?
+
+  public struct GitReport: Codable, Sendable, Equatable {
+    public var `protocol`: String
+    public var host: String?
+    public var path: String?
+    public var username: String?
+    public var authtype: String?
+  }
 
   public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
@@ -48,6 +60,8 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     imap = credential.imap.map { EndpointReport(host: $0.host, port: $0.port, security: $0.security.rawValue) }
     checked = credential.checked.map(RFC3339.format)
     check_result = credential.checkResult
+    git = credential.git.map { GitReport(protocol: $0.proto, host: $0.host, path: $0.path, username: $0.username, authtype: $0.authtype) }
+    erased = credential.state == .erased ? credential.erasedAt.map(RFC3339.format) : nil
   }
 }
 

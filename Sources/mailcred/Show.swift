@@ -32,6 +32,11 @@ extension Mailcred {
         ("created", RFC3339.format(c.created)), ("expires", c.expires.map(RFC3339.format) ?? "never"),
         ("status", c.statusText(now: time)), ("last check", c.lastCheckText),
       ]
+      if let git = c.git {
+        lines += [("url", git.url)]
+        if let authtype = git.authtype { lines.append(("authtype", authtype)) }
+        lines.append(("check", "not checkable (a git credential: only its expiry is judged)"))
+      }
       if let oauth = c.oauth {
         lines += [("client id", oauth.clientID), ("token endpoint", oauth.tokenEndpoint), ("scopes", oauth.scope)]
         if let url = oauth.authorizationEndpoint { lines.append(("authorization", url)) }
