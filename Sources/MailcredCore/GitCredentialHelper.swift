@@ -70,7 +70,7 @@ public struct GitCredentialHelper: Sendable {
   }
 
   /// `get`: the reply to print, or nil for a miss (git then asks the next helper, or the user).
-  public func get(_ request: GitCredentialMessage) throws(MailcredError) -> GitReply? {
+  public func reply(to request: GitCredentialMessage) throws(MailcredError) -> GitReply? {
     if let target = MailTarget(request), let entry = try mailMatch(target) {
       if entry.item.locked { throw .keyring(.locked) }
       if entry.credential.kind == .oauth2 { return try bearerReply(request, entry) }
@@ -79,6 +79,17 @@ public struct GitCredentialHelper: Sendable {
       return reply
     }
     return try gitGet(request)
+  }
+
+  /// `get` as fields and the secret apart (the password, or the `credential=` when `authtype` is set).
+  public func get(_ request: GitCredentialMessage) throws(MailcredError) -> (GitCredentialMessage, SecretBytes)? {
+    guard let reply = try reply(to: request) else { return nil }
+    var fields = GitCredentialMessage()
+    fields["username"] = reply.username
+    fields["authtype"] = reply.authtype
+    if reply.ephemeral { fields["ephemeral"] = "1" }
+    if let expires = reply.expires { fields["password_expiry_utc"] = String(Int64(expires.timeIntervalSince1970)) }
+    return (fields, reply.secret)
   }
 
   public enum StoreOutcome: Equatable, Sendable {
@@ -141,7 +152,7 @@ public struct GitCredentialHelper: Sendable {
   /// `erase`: every matching credential, each only when it holds the given password if the request
   /// carries one. Mail accounts become `erased` (recoverable); `git` kind credentials are deleted.
   /// Returns the accounts erased.
-  public func erase(_ request: GitCredentialMessage, now: Date) throws(MailcredError) -> [String] {
+  public func erase(_ request: GitCredentialMessage, now: Date = Date()) throws(MailcredError) -> [String] {
     var erased: [String] = []
     if let target = MailTarget(request) {
       let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }

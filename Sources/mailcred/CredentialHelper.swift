@@ -41,7 +41,7 @@ extension Mailcred {
       // tests count any output there as a failure. `list`/`show` say what git stored or erased.
       switch operation {
       case "get":
-        guard let reply = try reporting({ () throws(MailcredError) in try helper.get(request) }) else { return }
+        guard let reply = try reporting({ () throws(MailcredError) in try helper.reply(to: request) }) else { return }
         var out = reply.bytes()
         defer { wipe(&out) }
         Terminal.writeAll(STDOUT_FILENO, out)
