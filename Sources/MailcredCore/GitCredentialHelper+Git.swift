@@ -105,8 +105,8 @@ func gitMatches(_ request: GitCredentialMessage, _ target: GitTarget) -> Bool {
     && check(request.username, target.username)
 }
 
-/// What `get` prints: `username`/`password` (or, for an authtype credential, `capability[]=authtype`,
-/// `authtype`, `credential`), then `password_expiry_utc`, `oauth_refresh_token`, `ephemeral`.
+/// What `get` prints: `username`, `password`, `password_expiry_utc`, `oauth_refresh_token`; for an
+/// authtype credential `capability[]=authtype` first, then `authtype`, `ephemeral` and `credential` last.
 public struct GitReply {
   public var username: String?
   /// The password, or the `credential=` of an authtype reply.
@@ -129,16 +129,16 @@ public struct GitReply {
       if value.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return }
       out += Array(key.utf8) + [UInt8(ascii: "=")] + value + [0x0a]
     }
-    // git reads `authtype` and `credential` only after the helper's `capability[]=authtype`.
-    if let authtype {
-      line("capability[]", Array("authtype".utf8))
-      line("authtype", Array(authtype.utf8))
-    }
+    // git reads `authtype` and `credential` only after the helper's `capability[]=authtype`; the secret of
+    // an authtype reply goes last.
+    if authtype != nil { line("capability[]", Array("authtype".utf8)) }
     if let username { line("username", Array(username.utf8)) }
-    line(authtype == nil ? "password" : "credential", secret.bytes)
+    if authtype == nil { line("password", secret.bytes) }
     if let expires { line("password_expiry_utc", Array(String(Int64(expires.timeIntervalSince1970)).utf8)) }
     if let refreshToken { line("oauth_refresh_token", refreshToken.bytes) }
+    if let authtype { line("authtype", Array(authtype.utf8)) }
     if ephemeral { line("ephemeral", Array("1".utf8)) }
+    if authtype != nil { line("credential", secret.bytes) }
     return out
   }
 }

@@ -196,7 +196,7 @@ extension RealKeyringTests {
       #expect(try helper("get", "protocol=https\nhost=\(gitHost)").isEmpty, "a git without authtype cannot use a token")
       _ = try helper("store", "capability[]=authtype\nauthtype=Bearer\ncredential=other-token-\(canary)\nprotocol=https\nhost=\(gitHost)\nusername=foobar")
       #expect(try helper("get", "capability[]=authtype\nprotocol=https\nhost=\(gitHost)\nusername=foobar")
-              == "capability[]=authtype\nauthtype=Bearer\nusername=foobar\ncredential=other-token-\(canary)\n")
+              == "capability[]=authtype\nusername=foobar\nauthtype=Bearer\ncredential=other-token-\(canary)\n")
       #expect(try helper("get", "capability[]=authtype\nprotocol=https\nhost=\(gitHost)\nusername=barbaz").isEmpty)
       // authtype without git's capability announcement is not understood, so not stored
       _ = try helper("store", "authtype=Bearer\ncredential=x-\(canary)\nprotocol=https\nhost=\(host("git2"))")
