@@ -55,7 +55,8 @@ extension Mailcred {
         }
       }
       let entries = everyEntry.filter { $0.credential.kind != .git }
-      if entries.isEmpty && entries.count != everyEntry.count {
+      if entries.isEmpty && !everyEntry.isEmpty {
+        if json { Terminal.writeOut(encodeJSON([CheckReport]())) }
         if expiredGit { throw ExitCode(ExitStatus.authenticationRejected.rawValue) }
         return
       }
