@@ -255,6 +255,8 @@ extension RealKeyringTests {
       let checked = try ws.mailcred(["check", account])
       #expect(checked.stdout.contains("\(account)  not checkable"), "\(checked.stdout)")
       #expect(checked.status == 77, "an expired git credential fails check on its expiry alone")
+      let checkedJSON = try ws.mailcred(["check", account, "--json"])
+      #expect(checkedJSON.stdout == "[\n\n]\n" || checkedJSON.stdout == "[]\n", "no live check to report: \(checkedJSON.stdout)")
       let audit = try ws.mailcred(["audit", "--offline"])
       #expect(audit.stdout.contains("not checkable"), "\(audit.stdout)")
       #expect(audit.status == 77, "\(audit.stdout)")
