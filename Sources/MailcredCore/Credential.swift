@@ -9,6 +9,9 @@ public enum CredentialKind: String, Sendable, Codable, CaseIterable {
   case appPassword = "app-password"
   /// A refresh token (and cached access token) for XOAUTH2 / OAUTHBEARER; see `OAuthPayload`.
   case oauth2
+  /// A credential git stored through the helper that is not a mail account (https, ...): see `GitTarget`.
+  /// Never live-checked; only its expiry is judged.
+  case git
 }
 
 /// Where an item is in its life: `current` is what `get` returns; `pending` is a new secret under
@@ -37,6 +40,10 @@ public struct Credential: Sendable, Equatable {
   public var oauth: OAuthSettings?
   /// When an `oauth2` grant's refresh token was last used (Microsoft ends one after 90 days without use).
   public var refreshed: Date?
+  /// What a `git` credential is for (protocol, host, path, username as git gave them).
+  public var git: GitTarget?
+  /// When git's `erase` made this item `erased` (shown by list/show; `mailcred restore` undoes it).
+  public var erasedAt: Date?
 
   public init(
     account: String, kind: CredentialKind, user: String, smtp: Endpoint? = nil, imap: Endpoint? = nil,
@@ -89,6 +96,8 @@ public struct Credential: Sendable, Equatable {
     if let checkResult { a["check-result"] = checkResult }
     if let oauth { a.merge(oauth.attributes) { mine, _ in mine } }
     if let refreshed { a["refreshed"] = RFC3339.format(refreshed) }
+    if let git { a.merge(git.attributes) { mine, _ in mine } }
+    if let erasedAt, state == .erased { a["erased"] = RFC3339.format(erasedAt) }
     return a
   }
 
@@ -110,6 +119,11 @@ public struct Credential: Sendable, Equatable {
       state: a["state"].flatMap(CredentialState.init(rawValue:)) ?? .current,
       checked: a["checked"].flatMap(RFC3339.parse), checkResult: a["check-result"],
       oauth: kind == .oauth2 ? OAuthSettings(attributes: a) : nil, refreshed: a["refreshed"].flatMap(RFC3339.parse))
+    if kind == .git {
+      guard let target = GitTarget(attributes: a, user: user) else { return nil }
+      git = target
+    }
+    erasedAt = a["erased"].flatMap(RFC3339.parse)
   }
 }
 

@@ -42,6 +42,19 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     public var fix: String?
   }
 
+  /// A `git` kind credential's key, as git gave it.
+  public var git: GitReport?
+  /// When git's erase made it `erased` (RFC 3339).
+  public var erased: String?
+
+  public struct GitReport: Codable, Sendable, Equatable {
+    public var `protocol`: String
+    public var host: String?
+    public var path: String?
+    public var username: String?
+    public var authtype: String?
+  }
+
   public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
     account = credential.account
@@ -65,6 +78,8 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     let concerns = credential.policyConcerns(now: now)
     provider_policy = concerns.isEmpty
       ? nil : concerns.map { PolicyReport(level: $0.level.rawValue, effect: $0.effect, text: $0.text, fix: $0.fix) }
+    git = credential.git.map { GitReport(protocol: $0.proto, host: $0.host, path: $0.path, username: $0.username, authtype: $0.authtype) }
+    erased = credential.state == .erased ? credential.erasedAt.map(RFC3339.format) : nil
   }
 }
 

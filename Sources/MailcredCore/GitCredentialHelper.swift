@@ -4,9 +4,14 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// git's `get`/`store`/`erase` on mailcred's credentials. Only mail protocols are served (smtp, smtps,
-/// submission, imap, imaps); anything else (https, ...) is a miss, so mailcred can sit beside other
-/// helpers.
+/// git's `get`/`store`/`erase` (git-credential(1)) for every protocol. Two kinds of credential answer:
+/// - mail accounts (`mailcred add`): a mail protocol request (smtp, smtps, submission, imap, imaps) for
+///   `host:port` finds the account whose SMTP or IMAP endpoint that is; git's erase keeps them
+///   recoverable (`mailcred restore`), since one failed login must not destroy the only copy of an app
+///   password;
+/// - `git` kind credentials: whatever else git stores (https, ...), matched as git's own helpers match
+///   (credential.c, credential_match) — see GitCredentialHelper+Git.swift.
+/// Nothing here writes to stderr: the CLI prints nothing on success.
 public struct GitCredentialHelper: Sendable {
   public let store: CredentialStore
   /// An `oauth2` credential's valid access token (refreshed when due); set by the CLI, which owns the
@@ -15,8 +20,8 @@ public struct GitCredentialHelper: Sendable {
 
   public init(store: CredentialStore) { self.store = store }
 
-  /// What a request names: which protocol's endpoint, host, optional port, optional user.
-  struct Target: Equatable {
+  /// What a mail protocol request names: which protocol's endpoint, host, optional port, optional user.
+  struct MailTarget: Equatable {
     var proto: MailProtocol
     var security: TransportSecurity?
     var host: String
@@ -34,9 +39,9 @@ public struct GitCredentialHelper: Sendable {
       guard let hostField = message.host, !hostField.isEmpty,
         let parsed = try? parseHostPort(hostField, defaultPort: nil)
       else { return nil }
-      // git's own helpers match a field only when the request has it, and then exactly (credential.c,
-      // credential_match): a path, or an explicitly empty `username=`, matches no mailcred credential
-      // (they have no path and never an empty user), so such a request is a miss, not "any user".
+      // A mail account has no path and never an empty user: a request with a path, or with an explicit
+      // `username=`, is not about one (git's rule: a field the request has must match exactly). Such a
+      // request is served by the git kind credentials alone.
       if let path = message.path, !path.isEmpty { return nil }
       if message.username == "" { return nil }
       host = parsed.host
@@ -45,7 +50,7 @@ public struct GitCredentialHelper: Sendable {
     }
 
     func matches(_ credential: Credential) -> Bool {
-      guard let endpoint = proto == .smtp ? credential.smtp : credential.imap else { return false }
+      guard credential.kind != .git, let endpoint = proto == .smtp ? credential.smtp : credential.imap else { return false }
       if endpoint.host.lowercased() != host.lowercased() { return false }
       if let port, endpoint.port != port { return false }
       if let user, credential.user != user { return false }
@@ -59,23 +64,32 @@ public struct GitCredentialHelper: Sendable {
     }
   }
 
-  /// The first current credential matching the request (git's helpers answer with the first match).
-  func match(_ target: Target, state: CredentialState = .current) throws(MailcredError) -> CredentialStore.Entry? {
-    try store.all().first { $0.credential.state == state && target.matches($0.credential) }
+  /// The first current mail account matching the request (git's helpers answer with the first match).
+  func mailMatch(_ target: MailTarget) throws(MailcredError) -> CredentialStore.Entry? {
+    try store.all().first { $0.credential.state == .current && target.matches($0.credential) }
   }
 
-  /// `get`: the answer to print, or nil for a miss (git then asks elsewhere).
-  public func get(_ request: GitCredentialMessage) throws(MailcredError) -> (GitCredentialMessage, SecretBytes)? {
-    guard let target = Target(request), let entry = try match(target) else { return nil }
-    if entry.item.locked { throw .keyring(.locked) }
-    if entry.credential.kind == .oauth2 { return try bearerReply(request, entry) }
-    let secret = try store.secret(of: entry)
-    var reply = GitCredentialMessage()
-    reply["username"] = entry.credential.user
-    if let expires = entry.credential.expires {
-      reply["password_expiry_utc"] = String(Int(expires.timeIntervalSince1970))
+  /// `get`: the reply to print, or nil for a miss (git then asks the next helper, or the user).
+  public func reply(to request: GitCredentialMessage) throws(MailcredError) -> GitReply? {
+    if let target = MailTarget(request), let entry = try mailMatch(target) {
+      if entry.item.locked { throw .keyring(.locked) }
+      if entry.credential.kind == .oauth2 { return try bearerReply(request, entry) }
+      var reply = GitReply(username: entry.credential.user, secret: try store.secret(of: entry))
+      reply.expires = entry.credential.expires
+      return reply
     }
-    return (reply, secret)
+    return try gitGet(request)
+  }
+
+  /// `get` as fields and the secret apart (the password, or the `credential=` when `authtype` is set).
+  public func get(_ request: GitCredentialMessage) throws(MailcredError) -> (GitCredentialMessage, SecretBytes)? {
+    guard let reply = try reply(to: request) else { return nil }
+    var fields = GitCredentialMessage()
+    fields["username"] = reply.username
+    fields["authtype"] = reply.authtype
+    if reply.ephemeral { fields["ephemeral"] = "1" }
+    if let expires = reply.expires { fields["password_expiry_utc"] = String(Int64(expires.timeIntervalSince1970)) }
+    return (fields, reply.secret)
   }
 
   public enum StoreOutcome: Equatable, Sendable {
@@ -85,19 +99,28 @@ public struct GitCredentialHelper: Sendable {
     case created(String)
   }
 
-  /// `store`: git reports a password that worked. An unchanged secret leaves the item alone; a changed one
-  /// replaces it (new `created`); an unknown login becomes a new credential named USER@HOST.
+  /// `store`: git reports a credential that worked. A mail protocol login with a username and a password
+  /// goes to the mail account of that endpoint (an unknown one becomes a new mail account named
+  /// USER@HOST); anything else is a `git` kind credential. `ephemeral=1` is never stored.
   public func store(_ request: GitCredentialMessage, now: Date) throws(MailcredError) -> StoreOutcome {
-    guard var target = Target(request), let user = target.user, let password = request.password,
-      !password.isEmpty
-    else { return .ignored }
-    target.user = user
+    if request["ephemeral"].map(isTrue) == true { return .ignored }
+    if request["authtype"] == nil, let target = MailTarget(request), let user = target.user,
+      let password = request.password, !password.isEmpty
+    {
+      return try mailStore(target, user: user, password: password, request: request, now: now)
+    }
+    return try gitStore(request, now: now)
+  }
+
+  private func mailStore(
+    _ target: MailTarget, user: String, password: String, request: GitCredentialMessage, now: Date
+  ) throws(MailcredError) -> StoreOutcome {
     let secret = SecretBytes(taking: Array(password.utf8))
     let accepted: SecretRules.Accepted
     do { accepted = try SecretRules.accept(secret, keepWhitespace: true) } catch { throw .input(error) }
-    let expires = request["password_expiry_utc"].flatMap { Int($0) }.map { Date(timeIntervalSince1970: Double($0)) }
+    let expires = expiry(request)
 
-    if let entry = try match(target) {
+    if let entry = try mailMatch(target) {
       // What git reports back for an oauth2 credential is the access token we gave it, not a new secret.
       if entry.credential.kind == .oauth2 { return .unchanged(entry.credential.account) }
       let stored = try store.secret(of: entry)
@@ -118,59 +141,66 @@ public struct GitCredentialHelper: Sendable {
       return .updated(credential.account)
     }
 
-    let account = try freeAccountName(user: user, target: target)
+    let port = target.endpoint.port
+    let account = try freeAccountName(["\(user)@\(target.host)", "\(user)@\(target.host):\(port)", "\(target.proto.rawValue):\(user)@\(target.host):\(port)"])
     var credential = Credential(account: account, kind: .password, user: user, created: now, expires: expires)
     if target.proto == .smtp { credential.smtp = target.endpoint } else { credential.imap = target.endpoint }
     try store.add(credential, secret: accepted.secret, replace: false)
     return .created(account)
   }
 
-  /// `erase`: after a failed login git asks to forget the password. The item is kept as `erased` (see
-  /// `mailcred restore`) rather than deleted: one failure must not destroy the only copy of an app
-  /// password. When the request carries a password, only an item holding that password is erased.
-  public func erase(_ request: GitCredentialMessage) throws(MailcredError) -> [String] {
-    guard let target = Target(request) else { return [] }
-    // Like git's own helpers, erase every matching credential (a request without a username matches each
-    // user at that host), each one only when it holds the given password.
-    let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }
+  /// `erase`: every matching credential, each only when it holds the given password if the request
+  /// carries one. Mail accounts become `erased` (recoverable); `git` kind credentials are deleted.
+  /// Returns the accounts erased.
+  public func erase(_ request: GitCredentialMessage, now: Date = Date()) throws(MailcredError) -> [String] {
     var erased: [String] = []
-    for entry in try store.all() where entry.credential.state == .current && target.matches(entry.credential) {
-      // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
-      // remove` (or `authorize`) is how an oauth2 credential goes.
-      if entry.credential.kind == .oauth2 { continue }
-      if let given, !(try store.secret(of: entry) == given) { continue }
-      try store.erase(entry)
-      erased.append(entry.credential.account)
+    if let target = MailTarget(request) {
+      let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }
+      for entry in try store.all() where entry.credential.state == .current && target.matches(entry.credential) {
+        // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
+        // remove` (or `authorize`) is how an oauth2 credential goes.
+        if entry.credential.kind == .oauth2 { continue }
+        if let given, !(try store.secret(of: entry) == given) { continue }
+        try store.eraseRecoverably(entry, at: now)
+        erased.append(entry.credential.account)
+      }
     }
-    return erased
+    return erased + (try gitErase(request))
   }
 
-  private func freeAccountName(user: String, target: Target) throws(MailcredError) -> String {
-    let base = "\(user)@\(target.host)"
-    let candidates = [base, "\(base):\(target.endpoint.port)", "\(target.proto.rawValue):\(base):\(target.endpoint.port)"]
-    for name in candidates {
-      if (try? validateAccountName(name)) == nil { continue }
-      if try store.entries(account: name).isEmpty { return name }
+  /// The first free, valid account name among `candidates`, then `CANDIDATE-2`, `-3`, ...
+  func freeAccountName(_ candidates: [String]) throws(MailcredError) -> String {
+    let valid = candidates.filter { (try? validateAccountName($0)) != nil }
+    for name in valid where try store.entries(account: name).isEmpty { return name }
+    let base = valid.first ?? "git"
+    for n in 2...999 where (try? validateAccountName("\(base)-\(n)")) != nil {
+      if try store.entries(account: "\(base)-\(n)").isEmpty { return "\(base)-\(n)" }
     }
-    throw .conflict("cannot name a new credential for \(user) at \(target.host): every candidate name is taken", .dataError)
+    throw .conflict("cannot name a new credential for \(candidates.first ?? "git"): every candidate name is taken", .dataError)
   }
 
   /// An oauth2 credential's answer: with `capability[]=authtype` from git (2.46+), the token as
   /// `authtype=Bearer` + `credential=` (and `ephemeral`: it expires within the hour, no helper should
   /// store it); otherwise the token as the password, which is what SMTP's XOAUTH2-capable clients expect.
-  /// The writer puts `capability[]=authtype` first (git reads the new fields only after it) and the secret
-  /// under `credential=` when `authtype` is set.
-  private func bearerReply(_ request: GitCredentialMessage, _ entry: CredentialStore.Entry) throws(MailcredError)
-    -> (GitCredentialMessage, SecretBytes)?
-  {
+  private func bearerReply(_ request: GitCredentialMessage, _ entry: CredentialStore.Entry) throws(MailcredError) -> GitReply? {
     guard let bearerToken else { return nil }
-    let token = try bearerToken(entry)
-    var reply = GitCredentialMessage()
-    reply["username"] = entry.credential.user
-    if request.lists["capability"]?.contains("authtype") == true {
-      reply["authtype"] = "Bearer"
-      reply["ephemeral"] = "1"
+    var reply = GitReply(username: entry.credential.user, secret: try bearerToken(entry))
+    if request.announces("authtype") {
+      reply.authtype = "Bearer"
+      reply.ephemeral = true
     }
-    return (reply, token)
+    return reply
   }
+}
+
+func expiry(_ request: GitCredentialMessage) -> Date? {
+  request["password_expiry_utc"].flatMap { Int64($0) }.map { Date(timeIntervalSince1970: Double($0)) }
+}
+
+/// git's boolean values as helpers see them (`ephemeral=1`, `true`).
+func isTrue(_ value: String) -> Bool { ["1", "true", "yes", "on"].contains(value.lowercased()) }
+
+extension GitCredentialMessage {
+  /// Whether git announced a capability (`capability[]=authtype`, `capability[]=state`).
+  func announces(_ capability: String) -> Bool { lists["capability"]?.contains(capability) == true }
 }

@@ -20,6 +20,12 @@ public struct GitCredentialMessage: Equatable, Sendable {
 
   public static let maximumLineLength = 65535
 
+  /// The keys mailcred acts on; a line of any other key may be longer than `maximumLineLength`.
+  static let readKeys: Set<String> = [
+    "protocol", "host", "path", "username", "password", "url", "password_expiry_utc", "oauth_refresh_token",
+    "authtype", "credential", "ephemeral", "capability[]",
+  ]
+
   /// Single-valued keys, last one wins (as in git).
   public var values: [String: String] = [:]
   /// Multi-valued keys, without the `[]`.
@@ -50,8 +56,15 @@ public struct GitCredentialMessage: Equatable, Sendable {
       var line = input[start..<end]
       start = end + 1
       if line.last == 0x0d { line = line.dropLast() }
-      if line.count > maximumLineLength { throw .lineTooLong(lineNumber) }
       if line.isEmpty { break }
+      if line.count > maximumLineLength {
+        // A long line of a key mailcred does not read (`wwwauth[]` carries a server's whole
+        // WWW-Authenticate header) is skipped whole: it never becomes a second line, and never an error.
+        // Keys mailcred reads are bounded, so a runaway value is bad input, not a silent truncation.
+        let key = line.firstIndex(of: UInt8(ascii: "=")).map { String(decoding: line[line.startIndex..<$0], as: UTF8.self) }
+        if let key, !Self.readKeys.contains(key) { continue }
+        throw .lineTooLong(lineNumber)
+      }
       if line.contains(0) { throw .nul(line: lineNumber) }
       guard let equals = line.firstIndex(of: UInt8(ascii: "=")), equals > line.startIndex else {
         throw .malformed(line: lineNumber)

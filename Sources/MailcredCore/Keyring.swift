@@ -107,6 +107,8 @@ public enum SchemaAttribute {
     "imap-security", "provider", "created", "expires", "state", "checked", "check-result", "client-id",
     "token-endpoint", "scopes", "authorization-endpoint", "device-endpoint", "ca-file",
     "refreshed",
+    // git credentials (GitTarget) and git's erase date
+    "git-protocol", "git-host", "git-path", "git-no-user", "git-authtype", "erased",
   ]
 
   public static func validate(_ attributes: [String: String]) throws(KeyringError) {

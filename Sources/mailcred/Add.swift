@@ -45,6 +45,9 @@ extension Mailcred {
       if kind == .oauth2 {
         throw ValidationError("an oauth2 credential is made with `mailcred authorize \(account) --provider ID --client-id ID`")
       }
+      if kind == .git {
+        throw ValidationError("a git credential is stored by git itself through the helper (`git config --global credential.helper mailcred`)")
+      }
       if provider == nil && endpoints.isEmpty {
         throw ValidationError("give --provider ID, or --smtp HOST[:PORT] and/or --imap HOST[:PORT]")
       }

@@ -138,7 +138,7 @@ extension Mailcred {
       let table = rows.map { row -> [String] in
         let c = row.credential
         let age = Int(time.timeIntervalSince(c.created) / 86400)
-        let checks = offline ? "not checked" : (c.state != .current ? "-" : row.checks.map { "\($0.endpoint.proto.rawValue) \($0.verdict.rawValue)" }.joined(separator: ", "))
+        let checks = c.kind == .git ? "not checkable" : offline ? "not checked" : (c.state != .current ? "-" : row.checks.map { "\($0.endpoint.proto.rawValue) \($0.verdict.rawValue)" }.joined(separator: ", "))
         return [c.account, c.kind.rawValue, c.user, c.provider ?? "-", "\(age)d", c.statusText(withPolicyAt: time, warningDays: warnDays), checks]
       }
       Terminal.writeOut(MailcredCLI.table(["ACCOUNT", "KIND", "USER", "PROVIDER", "AGE", "EXPIRY", "CHECK"], table))

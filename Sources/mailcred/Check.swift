@@ -41,9 +41,24 @@ extension Mailcred {
 
     func run() async throws {
       let store = Environment.live().store
-      let entries: [CredentialStore.Entry] = try reporting { () throws(MailcredError) in
+      let everyEntry: [CredentialStore.Entry] = try reporting { () throws(MailcredError) in
         if all { return try store.all().filter { $0.credential.state == .current } }
         return try accounts.map { account throws(MailcredError) in try store.current(account: account) }
+      }
+      // A git credential has no mail endpoint to log in to: it is not checkable, only its expiry counts.
+      let time = now()
+      var expiredGit = false
+      for entry in everyEntry where entry.credential.kind == .git {
+        if case .expired = ExpiryStatus(expires: entry.credential.expires, now: time) { expiredGit = true }
+        if !json {
+          Terminal.writeOut("\(entry.credential.account)  not checkable (a git credential for \(entry.credential.git?.url ?? "?")): \(entry.credential.statusText(now: time))\n")
+        }
+      }
+      let entries = everyEntry.filter { $0.credential.kind != .git }
+      if entries.isEmpty && !everyEntry.isEmpty {
+        if json { Terminal.writeOut(encodeJSON([CheckReport]())) }
+        if expiredGit { throw ExitCode(ExitStatus.authenticationRejected.rawValue) }
+        return
       }
       // oauth2 credentials get a fresh access token first; a refused grant is their result.
       let prepared = try prepareChecks(Array(entries.enumerated()), store: store, live: live, proto: proto, mechanism: mechanism)
@@ -72,6 +87,7 @@ extension Mailcred {
       }
       if json { Terminal.writeOut(encodeJSON(reports)) }
       if let verdict = worst(results), verdict != .ok { throw ExitCode(verdict.exitStatus.rawValue) }
+      if expiredGit { throw ExitCode(ExitStatus.authenticationRejected.rawValue) }
     }
   }
 }

@@ -10,9 +10,12 @@ extension Mailcred {
       commandName: "credential-helper",
       abstract: "The git credential helper (also run as git-credential-mailcred).",
       discussion: """
-        `git config credential.helper mailcred` makes git run `git-credential-mailcred get|store|erase`. \
-        Only mail protocols are served (smtp, smtps, submission, imap, imaps); other requests are ignored. \
-        erase keeps the credential recoverable with `mailcred restore`.
+        `git config --global credential.helper mailcred` makes git run `git-credential-mailcred \
+        get|store|erase` for every credential it needs. A mail protocol request (smtp, smtps, submission, \
+        imap, imaps) for HOST:PORT finds the mail account whose endpoint that is; anything else git stores \
+        (https, ...) is kept as a `git` kind credential and matched as git's own helpers match. erase keeps \
+        a mail account recoverable with `mailcred restore`; a git kind credential is deleted. Nothing is \
+        written on stderr unless something failed.
         """)
 
     @Argument(help: "get, store or erase; anything else is ignored, as git asks of helpers.")
@@ -34,26 +37,18 @@ extension Mailcred {
         case .failure(let failure): throw .conflict(failure.message(account: entry.credential.account), failure.exitStatus)
         }
       }
+      // Quiet on success: git shows a helper's stderr in the middle of `git push`, and its own helper
+      // tests count any output there as a failure. `list`/`show` say what git stored or erased.
       switch operation {
       case "get":
-        guard let (reply, secret) = try reporting({ () throws(MailcredError) in try helper.get(request) }) else { return }
-        let bearer = reply["authtype"] != nil
-        var out = (bearer ? Array("capability[]=authtype\n".utf8) : []) + reply.serialized()
-        // An oauth2 token goes as `credential=` when git announced `capability[]=authtype` (see the core).
-        out += Array((bearer ? "credential=" : "password=").utf8) + secret.bytes + [0x0a]
+        guard let reply = try reporting({ () throws(MailcredError) in try helper.reply(to: request) }) else { return }
+        var out = reply.bytes()
         defer { wipe(&out) }
         Terminal.writeAll(STDOUT_FILENO, out)
       case "store":
-        let outcome = try reporting { () throws(MailcredError) in try helper.store(request, now: now()) }
-        switch outcome {
-        case .created(let account): note("stored new credential \(account)")
-        case .updated(let account): note("updated the secret of \(account)")
-        case .unchanged, .ignored: break
-        }
+        _ = try reporting { () throws(MailcredError) in try helper.store(request, now: now()) }
       default:
-        for account in try reporting({ () throws(MailcredError) in try helper.erase(request) }) {
-          note("erased \(account) at git's request; `mailcred restore \(account)` brings it back")
-        }
+        _ = try reporting { () throws(MailcredError) in try helper.erase(request, now: now()) }
       }
     }
 

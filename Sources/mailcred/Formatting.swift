@@ -33,7 +33,9 @@ extension Credential {
     switch state {
     case .current: return text
     case .pending: return "pending rotation"
-    case .erased: return "erased (mailcred restore \(account))"
+    case .erased:
+      let when = erasedAt.map { " on \(shortDate($0))" } ?? ""
+      return "erased at git's request\(when) — `mailcred restore \(account)`"
     }
   }
 

@@ -26,7 +26,9 @@ extension Mailcred {
         let secret = try store.secret(account: account)
         // One prefix comparison: a password never contains the payload's LF (see OAuthPayload).
         if OAuthPayload.isPayload(secret) { return printAccessToken(account: account, stored: secret, store: store) }
-        guard Terminal.writeSecretLine(secret) else {
+        // A git credential's secret may carry its oauth_refresh_token on a second line (GitSecret); no
+        // password holds a newline, so the first line is the password.
+        guard Terminal.writeSecretLine(GitSecret.firstLine(secret)) else {
           return fail(.configuration("cannot write to standard output")).rawValue
         }
         return 0

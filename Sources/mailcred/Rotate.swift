@@ -77,6 +77,9 @@ extension Mailcred {
       if old.kind == .oauth2 {
         throw fail(.conflict("\(account) is an OAuth2 credential: `mailcred authorize \(account)` replaces its grant", .dataError))
       }
+      if old.kind == .git {
+        throw fail(.conflict("\(account) is a git credential: git stores its new password itself the next time it asks (or `mailcred remove \(account)`)", .dataError))
+      }
       let provider = old.provider.flatMap(Provider.named)
       if provider?.basicAuthDisabled == true {
         warn("\(provider!.name) no longer accepts passwords or app passwords: a new one will be rejected too (OAuth2 is needed)")

@@ -38,6 +38,11 @@ extension Mailcred {
       for concern in c.policyConcerns(now: time) {
         lines.append(("provider policy", (concern.level == .warning ? "warning: " : "") + concern.line))
       }
+      if let git = c.git {
+        lines += [("url", git.url)]
+        if let authtype = git.authtype { lines.append(("authtype", authtype)) }
+        lines.append(("check", "not checkable (a git credential: only its expiry is judged)"))
+      }
       if let oauth = c.oauth {
         lines += [("client id", oauth.clientID), ("token endpoint", oauth.tokenEndpoint), ("scopes", oauth.scope)]
         if let url = oauth.authorizationEndpoint { lines.append(("authorization", url)) }

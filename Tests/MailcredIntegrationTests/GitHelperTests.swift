@@ -175,20 +175,31 @@ extension RealKeyringTests {
       #expect(try ws.mailcred(["restore", accounts[1]]).status == 0)
     }
 
-    @Test func storeAndEraseIgnoreRequestsThatMatchNoMailCredential() throws {
-      let ws = try ClientWorkspace("helper-ignore")
-      let user = Harness.uniqueName("ignore") + "@example.test"
-      for request in [
-        "protocol=https\nhost=example.com\nusername=\(user)\npassword=p-\(Harness.canary)\n\n",  // not mail
-        "protocol=smtp\nhost=127.0.0.1:\(port)\nusername=\npassword=p-\(Harness.canary)\n\n",  // empty user
-        "protocol=smtp\nhost=127.0.0.1:\(port)\npath=x\nusername=\(user)\npassword=p-\(Harness.canary)\n\n",
-      ] {
+    @Test func storeOfANonMailPathOrEmptyUserRequestMakesAGitCredentialNeverAMailAccount() throws {
+      let ws = try ClientWorkspace("helper-gitkind")
+      let user = Harness.uniqueName("gitkind") + "@example.test"
+      let host = Harness.uniqueName("gitkind") + ".example"
+      let requests = [
+        "protocol=https\nhost=\(host)\nusername=\(user)\npassword=p-\(Harness.canary)\n\n",  // not mail
+        "protocol=smtp\nhost=\(host):\(port)\nusername=\npassword=p-\(Harness.canary)\n\n",  // empty user
+        "protocol=smtp\nhost=\(host):\(port)\npath=x\nusername=\(user)\npassword=p-\(Harness.canary)\n\n",
+      ]
+      for request in requests {
         let stored = try helper(ws, "store", request)
         #expect(stored.status == 0 && stored.stdout.isEmpty && stored.stderr.isEmpty, "\(stored.stderr)")
+        let got = try helper(ws, "get", request.replacingOccurrences(of: "password=p-\(Harness.canary)\n", with: ""))
+        #expect(fields(got.stdout)["password"] == "p-\(Harness.canary)")
+      }
+      let listed = try ws.mailcred(["list", "--json"]).stdout
+      #expect(listed.components(separatedBy: "\"kind\" : \"git\"").count >= 4, "\(listed)")
+      // msmtp's own lookup (host + service=smtp) must never find a git credential.
+      let msmtpLookup = try Harness.run("/usr/bin/secret-tool", ["search", "--all", "host", host, "service", "smtp"])
+      #expect(msmtpLookup.stdout.isEmpty && !msmtpLookup.stderr.contains("label"))
+      for request in requests {
         let erased = try helper(ws, "erase", request)
         #expect(erased.status == 0 && erased.stdout.isEmpty && erased.stderr.isEmpty)
       }
-      #expect(!(try ws.mailcred(["list"]).stdout.contains(user)), "a credential was created")
+      #expect(!(try ws.mailcred(["list"]).stdout.contains(host)), "erase deletes git credentials")
     }
   }
 }
