@@ -156,12 +156,23 @@ public struct GitCredentialHelper: Sendable {
     var erased: [String] = []
     if let target = MailTarget(request) {
       let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }
+      // Each account once, through its newest current item: a rotation in progress elsewhere shows two
+      // current items of one account for a moment, and erasing the account is what git asks.
+      var seen: Set<String> = []
       for entry in try store.all() where entry.credential.state == .current && target.matches(entry.credential) {
         // One refused access token says nothing about the grant: the next `get` refreshes it. `mailcred
         // remove` (or `authorize`) is how an oauth2 credential goes.
-        if entry.credential.kind == .oauth2 { continue }
+        if entry.credential.kind == .oauth2 || seen.contains(entry.credential.account) { continue }
         if let given, !(try store.secret(of: entry) == given) { continue }
-        try store.eraseRecoverably(entry, at: now)
+        seen.insert(entry.credential.account)
+        do throws(MailcredError) {
+          try store.eraseRecoverably(entry, at: now)
+        } catch {
+          // Replaced by another writer since it was read: the secret git refused is gone already, and
+          // the newer one is not git's to erase.
+          if case .keyring(.itemVanished) = error { continue }
+          throw error
+        }
         erased.append(entry.credential.account)
       }
     }
