@@ -62,8 +62,8 @@ extension Mailcred {
         throw fail(error)
       }
       // A locked keyring shows attributes but no secrets: nothing could be checked. For monitoring that is a
-      // failed audit (UNKNOWN; the previous textfile stays), not a clean one.
-      if !offline, format == .nagios || format == .prometheus, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
+      // failed audit (69; UNKNOWN for Nagios; the previous textfile stays), never a clean one.
+      if !offline, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
         if format == .nagios { throw unknown(KeyringError.locked.description) }
         throw fail(.keyring(.locked))
       }

@@ -54,6 +54,8 @@ extension RealKeyringTests {
         (["add", account, "--user", "fault@example.test", "--smtp", "127.0.0.1:2525", "--password-stdin", "--no-check", "--replace"], "other-\(Harness.canary)\n"),
         (["restore", account], nil),
         (["check", account], nil),
+        // A live audit that could check nothing is not a clean one.
+        (["audit"], nil),
       ]
       for (command, input) in writes {
         let result = try Harness.mailcred(command, stdin: input, deadline: 10)
