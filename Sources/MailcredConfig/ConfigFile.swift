@@ -60,6 +60,16 @@ public struct ConfigFile: Sendable {
     lines[number - 1].bytes = content
   }
 
+  /// Replaces line `number` with raw bytes (undo puts a secret back this way, never through a String).
+  public mutating func replace(line number: Int, withBytes content: [UInt8]) {
+    var content = content
+    if lines[number - 1].bytes.last == 0x0d { content.append(0x0d) }
+    wipeLine(number)
+    lines[number - 1].bytes = content
+  }
+
+  private mutating func wipeLine(_ number: Int) { MailcredCore.wipe(&lines[number - 1].bytes) }
+
   /// Appends text (one or more lines), adding a newline to an unterminated last line first.
   public mutating func append(_ text: String) {
     if let last = lines.indices.last, !lines[last].newline { lines[last].newline = true }

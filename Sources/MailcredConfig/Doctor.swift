@@ -22,6 +22,8 @@ public struct DoctorContext: Sendable {
   public var mbsyncVersion: (Int, Int)?
   public var now: Date
   public var files: [String: FileFacts]
+  /// False when the store could not be read: `mailcred get NAME` lines are then not judged.
+  public var storeReadable = true
 
   public init(credentials: [Credential], mbsyncVersion: (Int, Int)?, now: Date, files: [String: FileFacts] = [:]) {
     self.credentials = credentials
@@ -144,6 +146,7 @@ public enum Doctor {
   /// A `mailcred get NAME` that names nothing, the wrong user or host, or a credential that stopped working.
   static func referenceFindings(_ account: ClientAccount, command: Setting<String>, name: String, context: DoctorContext, syntax: LineSyntax, file: ConfigFile) -> [Finding] {
     var out: [Finding] = []
+    guard context.storeReadable else { return out }
     func add(_ severity: Finding.Severity, _ code: String, _ message: String) {
       out.append(Finding(severity, code, client: account.client, account: account.name, path: command.path, line: command.line, message))
     }
