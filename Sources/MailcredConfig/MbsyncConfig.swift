@@ -68,6 +68,8 @@ public struct MbsyncConfig: Sendable {
     "authmechs", "certificatefile", "systemcertificates", "tunnel", "account",
   ]
 
+  static let listKeys: Set<String> = ["authmechs", "sslversions", "tlsversions"]
+
   public init(_ file: ConfigFile) {
     accounts = []
     problems = []
@@ -100,11 +102,14 @@ public struct MbsyncConfig: Sendable {
       if tokens.contains(where: \.unterminated) {
         problems.append(Setting("missing closing quote (mbsync refuses this line)", path: file.path, line: number))
       }
-      if tokens.count > 2 {
+      // Lists (AuthMechs PLAIN LOGIN, SSLVersions, Patterns) take several tokens; the rest exactly one.
+      let isList = Self.listKeys.contains(keyword)
+      if tokens.count > 2, !isList, Self.accountKeys.contains(keyword) {
         problems.append(Setting("excess token after the value (mbsync refuses this line)", path: file.path, line: number))
       }
       let valueToken = tokens.count > 1 ? tokens[1] : nil
-      let value = isSecret ? "" : valueToken.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
+      let value = isSecret ? "" : isList ? tokens.dropFirst().map { String(decoding: $0.value, as: UTF8.self) }.joined(separator: " ")
+        : valueToken.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
       if ["ssltype", "sslversions", "tlstype", "tlsversions"].contains(keyword) {
         optionSpellings.append(Setting(String(decoding: first.value, as: UTF8.self), path: file.path, line: number))
       }

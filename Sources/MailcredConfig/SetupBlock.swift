@@ -35,7 +35,8 @@ public enum SetupBlock {
         "PassCmd \(MbsyncSyntax.quote(get))", "\(typeKeyword) \(type)",
       ]
       if let caFile { lines.append("CertificateFile \(MbsyncSyntax.quote(caFile))") }
-      if oauth { lines.append("AuthMechs XOAUTH2") }
+      // Cyrus SASL's XOAUTH2 plugin, when installed, is otherwise tried first with the password as a token.
+      lines.append(oauth ? "AuthMechs XOAUTH2" : "AuthMechs PLAIN LOGIN")
       lines += [
         "", "IMAPStore \(c.account)-remote", "Account \(c.account)",
         "", "MaildirStore \(c.account)-local", "Path ~/Mail/\(c.account)/", "Inbox ~/Mail/\(c.account)/INBOX", "SubFolders Verbatim",

@@ -68,9 +68,12 @@ enum ClientFiles {
     return Loaded(path: path, file: file, facts: .init(mode: UInt32(info.st_mode & 0o7777), inGitWorkTree: insideGitWorkTree(path)))
   }
 
+  /// Whether something is at `path` (a file we may not read, or a dangling link, counts: its error is
+  /// reported when it is read).
   static func exists(_ path: String) -> Bool {
     var info = stat()
-    return stat(path, &info) == 0 || lstat(path, &info) == 0
+    if stat(path, &info) == 0 || lstat(path, &info) == 0 { return true }
+    return errno != ENOENT && errno != ENOTDIR
   }
 
   /// Whether a `.git` entry sits in the file's directory or any parent (dotfiles repositories in $HOME).
