@@ -37,8 +37,12 @@ public struct PlaintextSecret: Sendable, Equatable {
     case msmtp
     /// mbsync: `"` toggles quoting, `\` escapes the next byte.
     case mbsync
-    /// The bytes as they are (a URL's decoded userinfo is handled by its reader).
+    /// The bytes as they are.
     case raw
+    /// neomutt: `"..."` with escapes, `'...'` literal.
+    case mutt
+    /// The password part of a URL's userinfo: percent-decoded.
+    case url
   }
 
   /// The secret as the client would send it.
@@ -46,6 +50,11 @@ public struct PlaintextSecret: Sendable, Equatable {
     let raw = Array(file.lines[line - 1].bytes[range])
     switch quoting {
     case .raw: return SecretBytes(taking: raw)
+    case .url: return SecretBytes(taking: percentDecodedBytes(raw))
+    case .mutt:
+      var copy = raw
+      defer { wipe(&copy) }
+      return SecretBytes(taking: MuttSyntax.tokens(copy).first?.value ?? [])
     case .msmtp: return SecretBytes(taking: MsmtpSyntax.unquote(raw))
     case .mbsync:
       var copy = raw
@@ -84,12 +93,18 @@ public struct ClientAccount: Sendable, Equatable {
   public var tunnel: Setting<String>?
   /// The port the client uses when none is configured (msmtp: 25, or 465 with implicit TLS).
   public var defaultPort: Int = 0
+  /// neomutt: the variable holding the account's URL (`smtp_url`, `folder`, `spoolfile`).
+  public var urlKey: String?
+  /// neomutt `ssl_force_tls = no` with STARTTLS: a server that hides STARTTLS gets the password in clear.
+  public var tlsOptional: Setting<String>?
   /// The last line of the account's own section: a setting outside `line...sectionEnd` was inherited.
   public var sectionEnd: Int = 0
 
   /// Where to put a fix for a setting read from `settingLine`: on that line when the account's own
   /// section holds it, else after the account's first line (changing `defaults` would change others too).
   public func placement(of settingLine: Int?) -> (line: Int, action: Finding.FixAction) {
+    // neomutt has no sections: a variable is fixed where it is set.
+    if client == .neomutt, let settingLine { return (settingLine, .replace) }
     if let settingLine, (line...max(line, sectionEnd)).contains(settingLine) { return (settingLine, .replace) }
     return (line, .insertAfter)
   }
@@ -107,6 +122,14 @@ public struct ClientAccount: Sendable, Equatable {
   public var effectivePort: Int {
     if let port { return port.value }
     return defaultPort != 0 ? defaultPort : Endpoint.defaultPort(for: proto, security: security)
+  }
+
+  /// The account a plaintext line is stored as: its owner when that is a different account (msmtp
+  /// inheritance), else `account` itself. The owner's settings are not at hand here, only its name.
+  static func owner(of plaintext: PlaintextSecret, default account: ClientAccount) -> ClientAccount {
+    var owner = account
+    if !plaintext.owner.isEmpty { owner.name = plaintext.owner }
+    return owner
   }
 
   /// The mailcred account a `mailcred get NAME` password command names, if it does.

@@ -70,6 +70,21 @@ public struct ConfigFile: Sendable {
 
   private mutating func wipeLine(_ number: Int) { MailcredCore.wipe(&lines[number - 1].bytes) }
 
+  /// Adds a line after line `number`, with the same line ending.
+  public mutating func insert(_ text: String, after number: Int) {
+    var content = Array(text.utf8)
+    if lines[number - 1].bytes.last == 0x0d { content.append(0x0d) }
+    let newline = lines[number - 1].newline
+    lines[number - 1].newline = true
+    lines.insert(Line(bytes: content, newline: newline), at: number)
+  }
+
+  /// Removes line `number` (undo takes back a line import added).
+  public mutating func remove(line number: Int) {
+    let removed = lines.remove(at: number - 1)
+    if !removed.newline, number - 2 >= 0 { lines[number - 2].newline = false }
+  }
+
   /// Appends text (one or more lines), adding a newline to an unterminated last line first.
   public mutating func append(_ text: String) {
     if let last = lines.indices.last, !lines[last].newline { lines[last].newline = true }

@@ -49,9 +49,9 @@ func isMicrosoftPersonal(_ user: String?) -> Bool {
 
 /// The checks of `mailcred doctor`, one client account at a time.
 public enum Doctor {
-  public static func findings(for account: ClientAccount, file: ConfigFile, context: DoctorContext) -> [Finding] {
+  public static func findings(for account: ClientAccount, file: ConfigFile, files: [String: ConfigFile] = [:], context: DoctorContext) -> [Finding] {
     var out: [Finding] = []
-    var syntax = LineSyntax(client: account.client)
+    var syntax = LineSyntax(client: account.client, account: account)
     if let version = context.mbsyncVersion, version >= (1, 5) { syntax.mbsyncTypeKeyword = "TLSType" }
     func add(_ severity: Finding.Severity, _ code: String, _ line: Int?, _ message: String, fix: String? = nil, action: Finding.FixAction? = nil, path: String? = nil) {
       // A replacement keeps the old line's indentation; an added line takes the account line's.
@@ -66,7 +66,7 @@ public enum Doctor {
     if account.tunnel == nil {
       let implicitPort = account.proto == .smtp ? 465 : 993
       let startPorts = account.proto == .smtp ? [587, 25] : [143]
-      let place = account.placement(of: account.securityLine?.line)
+      let place = account.client == .neomutt ? (line: account.line, action: Finding.FixAction.replace) : account.placement(of: account.securityLine?.line)
       if port == implicitPort, account.security == .starttls {
         add(.error, "port-security", place.line,
             "port \(port) is implicit TLS, but the account uses STARTTLS: the connection stalls until a timeout",
@@ -90,7 +90,12 @@ public enum Doctor {
     if let off = account.certificateCheckOff {
       let place = account.placement(of: off.line)
       add(.error, "certificate-check-off", place.line,
-          "certificate checking is off: anyone on the path can read the password", fix: "tls_certcheck on", action: place.action)
+          "certificate checking is off: anyone on the path can read the password", fix: syntax.certificateCheckLine, action: place.action)
+    }
+    if let optional = account.tlsOptional {
+      add(.warning, "tls-optional", optional.line,
+          "ssl_force_tls is off: a server (or anyone on the path) that hides STARTTLS gets the password in clear",
+          fix: "set ssl_force_tls = yes", action: .replace)
     }
 
     // Retired host names and providers that no longer take a password.
@@ -119,14 +124,18 @@ public enum Doctor {
     }
 
     // Where the secret is.
-    if let plaintext = account.plaintext {
-      let name = mailcredAccountName(for: plaintext.owner.isEmpty ? account.name : plaintext.owner)
-      add(.error, "plaintext-secret", plaintext.line,
-          "plaintext \(plaintext.keyword) in the file (`mailcred import \(plaintext.path)` moves it into the keyring)",
-          fix: syntax.commandLine(MailcredCommand.get(name)))
-      let secret = plaintext.secret(in: file)
+    if let plaintext = account.plaintext, let home = plaintext.path == file.path ? file : files[plaintext.path] {
+      let owner = ClientAccount.owner(of: plaintext, default: account)
+      // The very line `mailcred import` would write.
+      let planned = ImportPlan.item(plaintext, owner: owner, user: account.name, file: home)
+      out.append(Finding(
+        .error, "plaintext-secret", client: account.client, account: account.name, path: plaintext.path, line: plaintext.line,
+        "plaintext \(plaintext.keyword) in the file (`mailcred import \(plaintext.path)` moves it into the keyring)"
+          + (planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""),
+        fix: planned.replacementLine, action: .replace))
+      let secret = plaintext.secret(in: home)
       if let first = secret.bytes.first, let last = secret.bytes.last, MsmtpSyntax.isBlank(first) || MsmtpSyntax.isBlank(last) {
-        add(.warning, "secret-whitespace", plaintext.line, "the \(plaintext.keyword) starts or ends with white space (a pasted space?)")
+        add(.warning, "secret-whitespace", plaintext.line, "the \(plaintext.keyword) starts or ends with white space (a pasted space?)", path: plaintext.path)
       }
       secret.wipe()
       if let facts = context.files[plaintext.path] {
@@ -206,18 +215,19 @@ public enum Doctor {
 
 extension Doctor {
   /// Every account of one file and every finding about it, an inherited line reported once.
-  public static func check(_ file: ConfigFile, client: MailClient, context: DoctorContext) -> (accounts: [ClientAccount], findings: [Finding]) {
-    let accounts = ClientConfig.accounts(in: file, client: client)
+  public static func check(_ file: ConfigFile, client: MailClient, context: DoctorContext, loader: (String) -> ConfigFile? = { _ in nil }) -> (accounts: [ClientAccount], findings: [Finding]) {
+    let (accounts, files) = ClientConfig.read(file, client: client, loader: loader)
     var findings: [Finding] = []
     switch client {
     case .msmtp: findings += problemFindings(MsmtpConfig(file).problems, client: client)
+    case .neomutt: findings += problemFindings(NeomuttConfig(file, loader: loader).problems, client: client)
     case .mbsync:
       let config = MbsyncConfig(file)
       findings += problemFindings(config.problems, client: client)
       findings += optionFindings(config, file: file, version: context.mbsyncVersion)
     default: break
     }
-    for account in accounts { findings += Self.findings(for: account, file: file, context: context) }
+    for account in accounts { findings += Self.findings(for: account, file: files[account.path] ?? file, files: files, context: context) }
     var seen: [Finding] = []
     for finding in findings {
       var key = finding
@@ -230,11 +240,19 @@ extension Doctor {
 
 /// The accounts of a file, whichever client it belongs to.
 public enum ClientConfig {
-  public static func accounts(in file: ConfigFile, client: MailClient) -> [ClientAccount] {
+  public static func accounts(in file: ConfigFile, client: MailClient, loader: (String) -> ConfigFile? = { _ in nil }) -> [ClientAccount] {
+    read(file, client: client, loader: loader).accounts
+  }
+
+  /// The accounts and every file they were read from (neomutt follows `source`).
+  public static func read(_ file: ConfigFile, client: MailClient, loader: (String) -> ConfigFile?) -> (accounts: [ClientAccount], files: [String: ConfigFile]) {
     switch client {
-    case .msmtp: return MsmtpConfig(file).accounts
-    case .mbsync: return MbsyncConfig(file).accounts
-    default: return []
+    case .msmtp: return (MsmtpConfig(file).accounts, [file.path: file])
+    case .mbsync: return (MbsyncConfig(file).accounts, [file.path: file])
+    case .neomutt:
+      let config = NeomuttConfig(file, loader: loader)
+      return (config.accounts, config.files)
+    default: return ([], [file.path: file])
     }
   }
 }

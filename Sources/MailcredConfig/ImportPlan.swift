@@ -8,38 +8,62 @@ public struct ImportItem: Sendable {
   public var account: ClientAccount
   /// The mailcred account name (from the client's account name).
   public var name: String
-  /// The whole new line: the old indentation and the client's command line (no secret).
+  /// The whole new line (no secret): msmtp and mbsync get the client's command line with the old
+  /// indentation; neomutt keeps the rest of its line and only the value changes.
   public var replacementLine: String
+  /// A line added after it (neomutt: `set smtp_pass = ...` when the password sat in the URL).
+  public var insertedLine: String?
   /// Every client account that uses the line (msmtp inheritance), for messages.
   public var users: [String]
 }
 
 public enum ImportPlan {
-  /// Every plaintext secret of a file, each line once.
-  public static func items(in file: ConfigFile, client: MailClient) -> [ImportItem] {
-    let accounts = ClientConfig.accounts(in: file, client: client)
+  /// Every plaintext secret of a file (and, for neomutt, of the files it sources), each line once.
+  public static func items(in file: ConfigFile, client: MailClient, loader: (String) -> ConfigFile? = { _ in nil }) -> [ImportItem] {
+    let (accounts, files) = ClientConfig.read(file, client: client, loader: loader)
     var items: [ImportItem] = []
     for account in accounts {
-      guard let plaintext = account.plaintext else { continue }
-      if let index = items.firstIndex(where: { $0.plaintext.line == plaintext.line }) {
+      guard let plaintext = account.plaintext, let home = files[plaintext.path] else { continue }
+      if let index = items.firstIndex(where: { $0.plaintext.path == plaintext.path && $0.plaintext.line == plaintext.line }) {
         items[index].users.append(account.name)
         continue
       }
       let owner = accounts.first { $0.name == plaintext.owner } ?? account
-      let name = mailcredAccountName(for: owner.name)
-      let syntax = LineSyntax(client: client)
-      items.append(ImportItem(
-        plaintext: plaintext, account: owner, name: name,
-        replacementLine: syntax.indent(of: plaintext.line, in: file) + syntax.commandLine(MailcredCommand.get(name)),
-        users: [account.name]))
+      items.append(item(plaintext, owner: owner, user: account.name, file: home))
     }
     return items
   }
 
-  /// The file with the given items' lines replaced and every other byte as it was.
+  static func item(_ plaintext: PlaintextSecret, owner: ClientAccount, user: String, file: ConfigFile) -> ImportItem {
+    let name = mailcredAccountName(for: owner.name)
+    let syntax = LineSyntax(client: owner.client, account: owner)
+    let command = syntax.commandLine(MailcredCommand.get(name))
+    let bytes = file.lines[plaintext.line - 1].bytes
+    var line = syntax.indent(of: plaintext.line, in: file) + command
+    var inserted: String? = nil
+    if owner.client == .neomutt {
+      // Only the secret's bytes go; every other byte of the line (other `set`s, comments) stays.
+      let before = String(decoding: bytes[..<plaintext.range.lowerBound], as: UTF8.self)
+      var after = String(decoding: bytes[plaintext.range.upperBound...], as: UTF8.self)
+      if after.hasSuffix("\r") { after.removeLast() }
+      if plaintext.quoting == .url {
+        line = String(before.dropLast()) + after  // drops the ':' before the password too
+        inserted = syntax.indent(of: plaintext.line, in: file) + command
+      } else {
+        line = before + "\"`\(MailcredCommand.get(name))`\"" + after
+      }
+    }
+    return ImportItem(plaintext: plaintext, account: owner, name: name, replacementLine: line, insertedLine: inserted, users: [user])
+  }
+
+  /// The file with the given items' lines replaced (and added) and every other byte as it was.
   public static func rewrite(_ file: ConfigFile, items: [ImportItem]) -> ConfigFile {
     var out = file
-    for item in items { out.replace(line: item.plaintext.line, with: item.replacementLine) }
+    // Bottom up, so an added line does not move the lines still to be replaced.
+    for item in items.sorted(by: { $0.plaintext.line > $1.plaintext.line }) where item.plaintext.path == file.path {
+      out.replace(line: item.plaintext.line, with: item.replacementLine)
+      if let inserted = item.insertedLine { out.insert(inserted, after: item.plaintext.line) }
+    }
     return out
   }
 

@@ -3,8 +3,15 @@ import MailcredCore
 /// How each client spells the lines the doctor suggests and the import writes.
 struct LineSyntax {
   var client: MailClient
+  /// The account the lines are for (neomutt and aerc lines carry its URL).
+  var account: ClientAccount?
   /// mbsync: `SSLType` for isync ≤ 1.4, `TLSType` from 1.5 on.
   var mbsyncTypeKeyword = "SSLType"
+
+  init(client: MailClient, account: ClientAccount? = nil) {
+    self.client = client
+    self.account = account
+  }
 
   /// The blanks a line starts with, so a suggested line sits where the old one did.
   func indent(of line: Int, in file: ConfigFile) -> String {
@@ -12,23 +19,54 @@ struct LineSyntax {
     return String(decoding: file.lines[line - 1].bytes.prefix(while: { $0 == 0x20 || $0 == 0x09 }), as: UTF8.self)
   }
 
+  var isSMTP: Bool { account?.proto != .imap }
+
   func securityLine(_ security: TransportSecurity, port: Int, turningOn: Bool = false) -> String {
     switch client {
     case .mbsync: return "\(mbsyncTypeKeyword) \(security == .tls ? "IMAPS" : "STARTTLS")"
+    case .neomutt:
+      if turningOn { return "set ssl_starttls = yes" }
+      return urlLine(security: security, host: account?.host?.value ?? "HOST", port: port)
     default:
       if turningOn { return "tls on" }
       return security == .tls ? "tls_starttls off" : "tls_starttls on"
     }
   }
 
-  func hostLine(_ host: String) -> String { client == .mbsync ? "Host \(host)" : "host \(host)" }
+  /// neomutt: the account's URL variable with a new scheme, host or port (and no password in it).
+  func urlLine(security: TransportSecurity, host: String, port: Int) -> String {
+    let base = isSMTP ? "smtp" : "imap"
+    let scheme = security == .tls ? base + "s" : base
+    let user = account?.user.map { SetupBlock.percentEncoded($0.value) + "@" } ?? ""
+    return "set \(account?.urlKey ?? (isSMTP ? "smtp_url" : "folder")) = \"\(scheme)://\(user)\(host):\(port)/\""
+  }
 
-  var oauthLine: String { client == .mbsync ? "AuthMechs XOAUTH2" : "auth xoauth2" }
+  func hostLine(_ host: String) -> String {
+    switch client {
+    case .mbsync: return "Host \(host)"
+    case .neomutt: return urlLine(security: account?.security ?? .starttls, host: host, port: account?.effectivePort ?? 587)
+    default: return "host \(host)"
+    }
+  }
+
+  var certificateCheckLine: String {
+    // neomutt's reader keeps the variable's name as the setting's value.
+    client == .neomutt ? "set \(account?.certificateCheckOff?.value ?? "ssl_verify_host") = yes" : "tls_certcheck on"
+  }
+
+  var oauthLine: String {
+    switch client {
+    case .mbsync: return "AuthMechs XOAUTH2"
+    case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_authenticators = \"xoauth2\""
+    default: return "auth xoauth2"
+    }
+  }
 
   /// The line that makes the client ask mailcred for its secret.
   func commandLine(_ command: String) -> String {
     switch client {
     case .mbsync: return "PassCmd \(MbsyncSyntax.quote(command))"
+    case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_pass = \"`\(command)`\""
     default: return "passwordeval \"\(command)\""
     }
   }

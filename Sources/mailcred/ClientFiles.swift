@@ -19,13 +19,21 @@ enum ClientFiles {
     }
   }
 
+  /// `~/x` → `$HOME/x` (neomutt's `source ~/.mutt/secrets`).
+  static func expandingTilde(_ path: String) -> String {
+    guard path == "~" || path.hasPrefix("~/") else { return path }
+    return (getenv("HOME").map { String(cString: $0) } ?? "") + path.dropFirst()
+  }
+
   /// The client a file given by path belongs to: by name first, then by its first keywords.
   static func client(ofFile path: String, bytes: [UInt8]) -> MailClient? {
     let name = path.split(separator: "/").last.map(String.init)?.lowercased() ?? ""
     if name.contains("msmtp") { return .msmtp }
     if name.contains("mbsync") || name.contains("isync") { return .mbsync }
+    if name.contains("muttrc") { return .neomutt }
     let text = String(decoding: bytes.prefix(65536), as: UTF8.self).lowercased()
     if text.contains("imapaccount") || text.contains("imapstore") { return .mbsync }
+    if text.contains("smtp_url") || text.contains("imap_user") || text.contains("set folder") { return .neomutt }
     for line in text.split(separator: "\n") {
       let word = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? ""
       if ["account", "defaults", "host", "passwordeval"].contains(word) { return .msmtp }

@@ -8,14 +8,15 @@ import MailcredCore
 extension Mailcred {
   struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Check msmtp and mbsync configurations against the provider presets and the stored credentials.",
+      abstract: "Check msmtp, mbsync and neomutt configurations against the provider presets and the stored credentials.",
       discussion: """
-        Reads ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, ~/.mbsyncrc and $XDG_CONFIG_HOME/isync/mbsyncrc (or \
+        Reads ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, ~/.mbsyncrc, $XDG_CONFIG_HOME/isync/mbsyncrc, \
+        ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`; or \
         the clients or files named) and reports each problem as FILE:LINE, its severity, and the exact line to \
         write instead. Never prints a secret. Exit status: 0 when no error-level finding, 78 when there is one.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(help: "Write the findings as JSON (documented in mailcred(1)).")
@@ -44,7 +45,17 @@ extension Mailcred {
           readFiles += 1
           var fileContext = context
           fileContext.files[source.path] = loaded.facts
-          let result = MailcredConfig.Doctor.check(loaded.file, client: source.client, context: fileContext)
+          // neomutt's `source`: each sourced file is read once and judged with its own mode and place.
+          var sourced: [String: ClientFiles.Loaded] = [:]
+          let load: (String) -> ConfigFile? = { path in
+            if let known = sourced[path] { return known.file }
+            guard let file = try? ClientFiles.load(ClientFiles.expandingTilde(path)) else { return nil }
+            sourced[path] = file
+            return file.file
+          }
+          _ = ClientConfig.read(loaded.file, client: source.client, loader: load)
+          for file in sourced.values { fileContext.files[file.path] = file.facts }
+          let result = MailcredConfig.Doctor.check(loaded.file, client: source.client, context: fileContext, loader: load)
           accounts += result.accounts
           findings += result.findings
           if result.accounts.isEmpty {
@@ -116,7 +127,7 @@ struct ClientSources {
   var client: MailClient
   var path: String
 
-  static let supported: [MailClient] = [.msmtp, .mbsync]
+  static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt]
 
   /// Client names become their existing standard files; anything else is a path.
   static func resolve(_ targets: [String]) throws(ExitCode) -> [ClientSources] {
@@ -125,7 +136,7 @@ struct ClientSources {
     for target in wanted {
       if let client = MailClient(rawValue: target.lowercased()), !target.contains("/") {
         guard supported.contains(client) else {
-          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync)"))
+          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt)"))
         }
         for path in ClientFiles.standardPaths(for: client) where ClientFiles.exists(path) {
           out.append(ClientSources(client: client, path: path))
@@ -136,7 +147,7 @@ struct ClientSources {
       // An unreadable file is still a source: its error is reported (doctor) or refused (import) later.
       let sniffed = (try? ClientFiles.load(target)).flatMap { ClientFiles.client(ofFile: target, bytes: $0.file.bytes) }
       guard let client = sniffed ?? ClientFiles.client(ofFile: target, bytes: []) ?? (targets.count == 1 ? .msmtp : nil) else {
-        throw fail(.usage("cannot tell which client \(target) is for (name it *msmtp* or *mbsync*)"))
+        throw fail(.usage("cannot tell which client \(target) is for (name it *msmtp*, *mbsync* or *muttrc*)"))
       }
       out.append(ClientSources(client: client, path: target))
     }

@@ -5,16 +5,16 @@ import MailcredCore
 extension Mailcred {
   struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Move plaintext passwords out of msmtp and mbsync configurations into the keyring.",
+      abstract: "Move plaintext passwords out of msmtp, mbsync and neomutt configurations into the keyring.",
       discussion: """
-        Each `password` (msmtp) or `Pass` (mbsync) line is stored as a mailcred credential named after the \
+        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt) is stored as a mailcred credential named after the \
         client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
         is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
-        NAME"` / `PassCmd "mailcred get NAME"`: the file is replaced atomically with its mode kept, every other \
+        NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"`: the file is replaced atomically with its mode kept, every other \
         byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be stored and rewritten; change nothing.")
@@ -40,7 +40,7 @@ extension Mailcred {
         return
       }
       let sources = try ClientSources.resolve(targets)
-      if sources.isEmpty { note("no msmtp or mbsync configuration found (name a file to import)") }
+      if sources.isEmpty { note("no msmtp, mbsync or neomutt configuration found (name a file to import)") }
       var tally = Tally()
       for source in sources { await importFile(source, store: store, tally: &tally) }
       note(tally.summary(dryRun: dryRun))
@@ -65,16 +65,33 @@ extension Mailcred {
         tally.fail(.configurationError)
         return
       }
-      defer { loaded.file.wipe() }
-      let items = ImportPlan.items(in: loaded.file, client: source.client)
+      // neomutt's sourced files, loaded once: a secret in one of them is moved in that file.
+      var sourced: [String: ClientFiles.Loaded] = [source.path: loaded]
+      defer { for key in sourced.keys { sourced[key]?.file.wipe() } }
+      let items = ImportPlan.items(in: loaded.file, client: source.client) { path in
+        guard let file = try? ClientFiles.load(ClientFiles.expandingTilde(path)) else { return nil }
+        sourced[file.path] = file
+        return file.file
+      }
       if items.isEmpty {
         note("\(source.path): no plaintext secret to import")
         return
       }
+      var paths: [String] = []
+      for item in items where !paths.contains(item.plaintext.path) { paths.append(item.plaintext.path) }
+      for path in paths {
+        guard let home = sourced[path] else { continue }
+        await importItems(items.filter { $0.plaintext.path == path }, in: home, store: store, tally: &tally)
+      }
+    }
+
+    /// Stores the items of one file, then rewrites that file once.
+    private func importItems(_ items: [ImportItem], in loaded: ClientFiles.Loaded, store: CredentialStore, tally: inout Tally) async {
+      let path = loaded.path
       // Made before anything is stored: a read-only directory fails here, with nothing changed.
       var replacement: ClientFiles.Replacement? = nil
       if !dryRun {
-        do { replacement = try ClientFiles.Replacement(for: source.path) } catch {
+        do { replacement = try ClientFiles.Replacement(for: path) } catch {
           Terminal.writeError("mailcred: \(error.description)")
           tally.fail(.configurationError)
           return
@@ -82,9 +99,10 @@ extension Mailcred {
       }
       var moved: [ImportItem] = []
       for item in items {
-        let location = "\(source.path):\(item.plaintext.line)"
+        let location = "\(path):\(item.plaintext.line)"
         if dryRun {
           Terminal.writeOut("\(location): would store \(item.name) and write: \(item.replacementLine)\n")
+          if let inserted = item.insertedLine { Terminal.writeOut("\(location): and add after it: \(inserted)\n") }
           tally.rewritten += 1
           continue
         }
@@ -96,9 +114,9 @@ extension Mailcred {
         return
       }
       // The file must still be the one read: an editor saving meanwhile would lose its change otherwise.
-      guard var again = try? ClientFiles.load(source.path), again.file.bytes == loaded.file.bytes else {
+      guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
         replacement.discard()
-        Terminal.writeError("mailcred: \(source.path) changed during the import: not rewritten (the secrets are stored; run import again)")
+        Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
         tally.fail(.temporaryFailure)
         return
       }
@@ -116,7 +134,10 @@ extension Mailcred {
       }
       tally.files += 1
       tally.rewritten += moved.count
-      for item in moved { Terminal.writeOut("\(source.path):\(item.plaintext.line): \(item.replacementLine)\n") }
+      for item in moved {
+        Terminal.writeOut("\(path):\(item.plaintext.line): \(item.replacementLine)\n")
+        if let inserted = item.insertedLine { Terminal.writeOut("\(path):\(item.plaintext.line + 1): \(inserted)\n") }
+      }
     }
 
     /// Stores one secret (or finds it stored already) and reads it back; true when the line may go.

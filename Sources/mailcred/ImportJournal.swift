@@ -22,6 +22,12 @@ enum ImportJournal {
     var quoted: Bool
     var client: String
     var account: String
+    /// The quote character around the secret (`"` or `'`), when there was one.
+    var quote: String? = nil
+    /// The line import added after it (neomutt's `set smtp_pass` for a URL password), removed again.
+    var inserted: String? = nil
+    /// `url`: the secret was percent-encoded in a URL.
+    var encoding: String? = nil
   }
 
   static var path: String {
@@ -63,11 +69,13 @@ enum ImportJournal {
       var suffix = Array(bytes[range.upperBound...])
       if suffix.last == 0x0d { suffix.removeLast() }
       let raw = bytes[range]
-      let quoted = raw.count >= 2 && raw.first == UInt8(ascii: "\"") && raw.last == UInt8(ascii: "\"")
+      let quoteByte = raw.first.flatMap { first in raw.count >= 2 && (first == UInt8(ascii: "\"") || first == UInt8(ascii: "'")) && raw.last == first ? first : nil }
       let entry = Entry(
         path: target, line: item.plaintext.line, written: item.replacementLine,
         prefix: String(decoding: bytes[..<range.lowerBound], as: UTF8.self), suffix: String(decoding: suffix, as: UTF8.self),
-        quoted: quoted, client: item.account.client.rawValue, account: item.name)
+        quoted: quoteByte != nil, client: item.account.client.rawValue, account: item.name,
+        quote: quoteByte.map { String(UnicodeScalar($0)) }, inserted: item.insertedLine,
+        encoding: item.plaintext.quoting == .url ? "url" : nil)
       entries.removeAll { $0.path == entry.path && $0.line == entry.line }
       entries.append(entry)
     }
@@ -109,9 +117,13 @@ enum ImportJournal {
           let secret = try store.secret(account: entry.account)
           defer { secret.wipe() }
           var line = Array(entry.prefix.utf8)
-          line += originalForm(secret.bytes, quoted: entry.quoted, client: entry.client)
+          line += originalForm(secret.bytes, entry: entry)
           line += Array(entry.suffix.utf8)
           loaded.file.replace(line: entry.line, withBytes: line)
+          if let inserted = entry.inserted, entry.line < loaded.file.lines.count {
+            let next = loaded.file.text(ofLine: entry.line + 1)
+            if next == inserted || next == inserted + "\r" { loaded.file.remove(line: entry.line + 1) }
+          }
           wipe(&line)
           restored.append(entry)
         } catch {
@@ -135,18 +147,35 @@ enum ImportJournal {
   }
 
   /// The secret written as the client reads it back to the same bytes.
-  static func originalForm(_ secret: [UInt8], quoted: Bool, client: String) -> [UInt8] {
-    let quote = UInt8(ascii: "\"")
-    if client == MailClient.mbsync.rawValue {
-      let special: Set<UInt8> = [0x20, 0x09, quote, UInt8(ascii: "\\"), UInt8(ascii: "#")]
-      guard quoted || secret.contains(where: special.contains) else { return secret }
-      var out: [UInt8] = [quote]
+  static func originalForm(_ secret: [UInt8], entry: Entry) -> [UInt8] {
+    let dq = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    if entry.encoding == "url" {
+      var out: [UInt8] = []
       for byte in secret {
-        if byte == quote || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+        let c = Character(Unicode.Scalar(byte))
+        if byte < 0x80, c.isLetter || c.isNumber || "-._~".contains(c) { out.append(byte) } else {
+          out += Array(("%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)).utf8)
+        }
+      }
+      return out
+    }
+    func escaped(_ specials: Set<UInt8>) -> [UInt8] {
+      var out: [UInt8] = [dq]
+      for byte in secret {
+        if specials.contains(byte) { out.append(backslash) }
         out.append(byte)
       }
-      return out + [quote]
+      return out + [dq]
     }
-    return quoted ? [quote] + secret + [quote] : secret
+    switch entry.client {
+    case MailClient.mbsync.rawValue:
+      let special: Set<UInt8> = [0x20, 0x09, dq, backslash, UInt8(ascii: "#")]
+      return entry.quoted || secret.contains(where: special.contains) ? escaped([dq, backslash]) : secret
+    case MailClient.neomutt.rawValue:
+      if entry.quote == "'" && !secret.contains(UInt8(ascii: "'")) { return [UInt8(ascii: "'")] + secret + [UInt8(ascii: "'")] }
+      return escaped([dq, backslash, UInt8(ascii: "`"), UInt8(ascii: "$")])
+    default:
+      return entry.quoted ? [dq] + secret + [dq] : secret
+    }
   }
 }

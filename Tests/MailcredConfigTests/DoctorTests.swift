@@ -104,6 +104,35 @@ import Testing
     #expect(result.findings.isEmpty)
   }
 
+  @Test func neomuttFixtureFindingsAcrossTheSourcedFile() throws {
+    let file = try Fixture.file("neomuttrc")
+    let result = Doctor.check(file, client: .neomutt, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Self.now), loader: Fixture.loader)
+    let got = result.findings.map { "\($0.path):\($0.line ?? 0) \($0.code) \($0.fix ?? "-")" }
+    #expect(got == [
+      "neomutt-secrets:2 plaintext-secret set imap_pass = \"`mailcred get me@example.com`\" # the IMAP password",
+      "neomuttrc:4 port-security set smtp_url = \"smtp://me%40example.com@smtp.fastmail.com:587/\"",
+      "neomuttrc:4 plaintext-secret set smtp_url = \"smtps://me%40example.com@smtp.fastmail.com:587/\"",
+      "neomuttrc:9 certificate-check-off set ssl_verify_dates = yes",
+    ])
+    #expect(result.findings[2].message.hasSuffix("and add after it: set smtp_pass = \"`mailcred get me@example.com`\""))
+  }
+
+  @Test func importRewritesOnlyTheSecretsBytesAndUndoesTheURLPassword() throws {
+    let file = try Fixture.file("neomuttrc")
+    let items = ImportPlan.items(in: file, client: .neomutt, loader: Fixture.loader)
+    #expect(items.map(\.name) == ["me@example.com", "me@example.com"])
+    let rewritten = ImportPlan.rewrite(file, items: items)
+    var expected = try String(contentsOfFile: Fixture.directory + "/neomuttrc", encoding: .utf8).components(separatedBy: "\n")
+    expected[3] = "set smtp_url = \"smtps://me%40example.com@smtp.fastmail.com:587/\""
+    expected.insert("set smtp_pass = \"`mailcred get me@example.com`\"", at: 4)
+    #expect(String(decoding: rewritten.bytes, as: UTF8.self) == expected.joined(separator: "\n"))
+    // The sourced file's item is rewritten in that file only.
+    let secrets = try Fixture.file("neomutt-secrets")
+    #expect(String(decoding: ImportPlan.rewrite(secrets, items: items).bytes, as: UTF8.self)
+      == "set imap_user = 'me@example.com'\nset imap_pass = \"`mailcred get me@example.com`\" # the IMAP password\n")
+    #expect(ImportPlan.items(in: rewritten, client: .neomutt).isEmpty)
+  }
+
   @Test func aCleanAccountPointingAtMailcredHasNoFindings() throws {
     let file = try Fixture.literal("account ok\nhost smtp.gmail.com\nport 465\ntls on\ntls_starttls off\nuser u@gmail.com\npasswordeval \"mailcred get ok\"\n")
     let result = Doctor.check(file, client: .msmtp, context: DoctorContext(credentials: [credential("ok", user: "u@gmail.com", smtp: "smtp.gmail.com")], mbsyncVersion: nil, now: Self.now))

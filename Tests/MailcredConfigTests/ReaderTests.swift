@@ -14,6 +14,11 @@ enum Fixture {
   static func file(_ name: String) throws -> ConfigFile { try ConfigFile(path: name, bytes: bytes(name)) }
 
   static func literal(_ text: String, path: String = "rc") throws -> ConfigFile { try ConfigFile(path: path, bytes: Array(text.utf8)) }
+
+  /// neomutt's `source` of another fixture (given relative to the sourcing fixture, so as `./NAME`).
+  static func loader(_ path: String) -> ConfigFile? {
+    try? file(path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+  }
 }
 
 func secretText(_ account: ClientAccount, _ file: ConfigFile) -> String? {
@@ -27,6 +32,7 @@ func secretText(_ account: ClientAccount, _ file: ConfigFile) -> String? {
     let file = try ConfigFile(path: name, bytes: original)
     _ = MsmtpConfig(file)
     _ = MbsyncConfig(file)
+    _ = NeomuttConfig(file, loader: Fixture.loader)
     #expect(file.bytes == original)
   }
 
@@ -156,5 +162,53 @@ func secretText(_ account: ClientAccount, _ file: ConfigFile) -> String? {
     #expect(MailcredCommand.account(in: "pass show mail/work") == nil)
     #expect(MailcredCommand.account(in: "secret-tool lookup host h") == nil)
     #expect(mailcredAccountName(for: "my work \"acct\"") == "my-work--acct-")
+  }
+}
+
+@Suite struct NeomuttReaderTests {
+  @Test func smtpAndImapAccountsFollowingSourceWithURLPasswordsAndQuotedValues() throws {
+    let file = try Fixture.file("neomuttrc")
+    let config = NeomuttConfig(file, loader: Fixture.loader)
+    #expect(config.problems.isEmpty)
+    #expect(config.accounts.map(\.proto) == [.smtp, .imap])
+    let smtp = config.accounts[0]
+    #expect(smtp.host?.value == "smtp.fastmail.com")
+    #expect(smtp.port?.value == 587)
+    #expect(smtp.security == .tls)
+    #expect(smtp.user?.value == "me@example.com")
+    #expect(smtp.plaintext?.line == 4)
+    #expect(secretText(smtp, file) == "pa:ss")
+    #expect(smtp.certificateCheckOff == Setting("ssl_verify_dates", path: "neomuttrc", line: 9))
+    let imap = config.accounts[1]
+    #expect(imap.host?.value == "imap.fastmail.com")
+    #expect(imap.user == Setting("me@example.com", path: "neomutt-secrets", line: 1))
+    #expect(imap.plaintext?.path == "neomutt-secrets")
+    #expect(imap.plaintext?.line == 2)
+    #expect(secretText(imap, try #require(config.files["neomutt-secrets"])) == "sec\"ret#1")
+  }
+
+  @Test func backticksAreCommandsAndForceTLSOffIsRemembered() throws {
+    let file = try Fixture.literal("set smtp_url=smtp://u@127.0.0.1:587/ smtp_pass=\"`mailcred get u`\"\nset ssl_force_tls=no\n")
+    let config = NeomuttConfig(file, loader: { _ in nil })
+    let smtp = try #require(config.accounts.first)
+    #expect(smtp.security == .starttls)
+    #expect(smtp.passwordCommand?.value == "mailcred get u")
+    #expect(smtp.mailcredAccount == "u")
+    #expect(smtp.tlsOptional?.line == 2)
+  }
+
+  @Test func sourceLoopsUnreadableSourcesAndUnterminatedQuotesAreProblems() throws {
+    let file = try Fixture.literal("source rc\nsource missing\nset smtp_pass = \"open\n", path: "rc")
+    let config = NeomuttConfig(file, loader: { path in path == "./missing" ? nil : try? Fixture.literal("", path: path) })
+    #expect(config.problems.map(\.line) == [2, 3])
+  }
+
+  @Test(arguments: [
+    ("set smtp_pass = \"a\\\"b\"", "a\"b"), ("set smtp_pass='a b'", "a b"), ("set smtp_pass = plain # c", "plain"),
+    ("set smtp_pass = \"x#y\" ; set from = a", "x#y"),
+  ])
+  func passwordValuesReadAsNeomuttReadsThem(line: String, expected: String) throws {
+    let file = try Fixture.literal("set smtp_url = smtp://h/\n\(line)\n")
+    #expect(secretText(NeomuttConfig(file, loader: { _ in nil }).accounts[0], file) == expected)
   }
 }
