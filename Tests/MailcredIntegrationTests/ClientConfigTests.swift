@@ -183,6 +183,49 @@ extension RealKeyringTests {
       #expect(try mailcred(ws, ["show", account]).status == 67)
     }
 
+    // MARK: neomutt
+
+    @Test(.enabled(if: ClientTests.neomuttInstalled, "neomutt is not installed"))
+    func neomuttImportMovesSmtpPassFromASourcedFileAndNeomuttSendsWithTheBacktickLine() throws {
+      let ws = try ClientWorkspace("import-neomutt")
+      let (user, password) = try clients.mailUser("import-neomutt")
+      let rc = try ws.write(".neomuttrc", """
+        set from = "\(user)"
+        set smtp_url = "smtp://127.0.0.1:\(Harness.submissionPort)/"
+        set ssl_starttls = yes
+        set ssl_force_tls = yes
+        set ssl_ca_certificates_file = "\(Harness.caFile)"
+        set record = ""
+        source ~/.neomutt-secrets
+
+        """)
+      let secrets = try ws.write(".neomutt-secrets", "set smtp_user = \"\(user)\"  smtp_pass = \"\(password)\" # keep private\n")
+      let main = bytes(rc)
+      defer { _ = try? mailcred(ws, ["remove", user, "--yes"]) }
+
+      let doctor = try mailcred(ws, ["doctor", "neomutt"])
+      #expect(doctor.status == 78)
+      #expect(doctor.stdout.contains("\(secrets):1: error: plaintext smtp_pass in the file"), "\(doctor.stdout)")
+
+      let imported = try mailcred(ws, ["import", "neomutt", "--timeout", "10"])
+      #expect(imported.status == 0, "import: \(imported.stderr)")
+      #expect(bytes(rc) == main, "the main file holds no secret and must not change")
+      #expect(String(decoding: bytes(secrets), as: UTF8.self) == "set smtp_user = \"\(user)\"  smtp_pass = \"`mailcred get \(user)`\" # keep private\n")
+      #expect(filesHolding(password, in: ws).isEmpty)
+
+      let log = Mail.DovecotLog()
+      let marker = Mail.marker("neomutt-import")
+      let sent = try ws.run("/usr/bin/neomutt", ["-n", "-s", marker, "--", "rcpt@example.test"], stdin: "body of \(marker)\n")
+      #expect(sent.status == 0, "neomutt: \(sent.stdout) \(sent.stderr)")
+      expectNoLeak(sent, "neomutt")
+      #expect(Mail.delivered(marker) != nil, "the message never reached the sink")
+      #expect(log.newLines().contains("Login: user=<\(user)>"))
+      #expect(try mailcred(ws, ["doctor", "neomutt"]).status == 0)
+      #expect(try mailcred(ws, ["import", "--undo"]).status == 0)
+      #expect(String(decoding: bytes(secrets), as: UTF8.self).contains("smtp_pass = \"\(password)\" # keep private"))
+      try FileManager.default.removeItem(atPath: secrets)
+    }
+
     // MARK: bad input: one line, nothing lost
 
     @Test func badFilesGetOneLineAndStayIntact() throws {
