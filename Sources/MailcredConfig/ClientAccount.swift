@@ -43,6 +43,8 @@ public struct PlaintextSecret: Sendable, Equatable {
     case mutt
     /// The password part of a URL's userinfo: percent-decoded.
     case url
+    /// git config: `"` toggles quoting, `\` escapes.
+    case git
   }
 
   /// The secret as the client would send it.
@@ -51,6 +53,10 @@ public struct PlaintextSecret: Sendable, Equatable {
     switch quoting {
     case .raw: return SecretBytes(taking: raw)
     case .url: return SecretBytes(taking: percentDecodedBytes(raw))
+    case .git:
+      var copy = raw
+      defer { wipe(&copy) }
+      return SecretBytes(taking: GitSyntax.decode(copy[...]))
     case .mutt:
       var copy = raw
       defer { wipe(&copy) }
@@ -103,8 +109,8 @@ public struct ClientAccount: Sendable, Equatable {
   /// Where to put a fix for a setting read from `settingLine`: on that line when the account's own
   /// section holds it, else after the account's first line (changing `defaults` would change others too).
   public func placement(of settingLine: Int?) -> (line: Int, action: Finding.FixAction) {
-    // neomutt has no sections: a variable is fixed where it is set.
-    if client == .neomutt, let settingLine { return (settingLine, .replace) }
+    // neomutt has no sections and git's values come from anywhere: a value is fixed where it is set.
+    if client == .neomutt || client == .git, let settingLine { return (settingLine, .replace) }
     if let settingLine, (line...max(line, sectionEnd)).contains(settingLine) { return (settingLine, .replace) }
     return (line, .insertAfter)
   }
@@ -134,6 +140,13 @@ public struct ClientAccount: Sendable, Equatable {
 
   /// The mailcred account a `mailcred get NAME` password command names, if it does.
   public var mailcredAccount: String? { passwordCommand.flatMap { MailcredCommand.account(in: $0.value) } }
+
+  /// git: the credential helper is mailcred's (`mailcred`, `!mailcred credential-helper`, a path).
+  public var usesMailcredHelper: Bool {
+    guard client == .git, let helper = passwordCommand?.value else { return false }
+    let word = helper.split(separator: " ").first.map(String.init) ?? ""
+    return word == "mailcred" || word == "!mailcred" || word.hasSuffix("git-credential-mailcred") || word.hasSuffix("/mailcred")
+  }
 }
 
 /// Recognises the commands mailcred writes (`mailcred get NAME`, with or without a path, `+` prefix or

@@ -148,6 +148,18 @@ public enum Doctor {
       }
     } else if let command = account.passwordCommand, let name = account.mailcredAccount {
       out += referenceFindings(account, command: command, name: name, context: context, syntax: syntax, file: file)
+    } else if account.usesMailcredHelper, context.storeReadable, let endpoint = ImportPlan.endpoint(of: account) {
+      // git's helper finds the credential by server and user, not by name.
+      let user = account.user?.value
+      let match = context.credentials.first { c in
+        c.smtp.map { $0.host.lowercased() == endpoint.host.lowercased() && $0.port == endpoint.port } == true && (user == nil || c.user == user)
+      }
+      if let match {
+        out += referenceFindings(account, command: Setting(match.account, path: account.path, line: account.line), name: match.account, context: context, syntax: syntax, file: file)
+      } else {
+        add(.error, "missing-credential", account.line,
+            "git's credential helper is mailcred, but no stored credential is for \(user ?? "any user") on \(endpoint.hostAndPort) (`mailcred add NAME --user USER --smtp \(endpoint.hostAndPort)`)")
+      }
     }
     return out
   }
@@ -227,7 +239,16 @@ extension Doctor {
       findings += optionFindings(config, file: file, version: context.mbsyncVersion)
     default: break
     }
-    for account in accounts { findings += Self.findings(for: account, file: files[account.path] ?? file, files: files, context: context) }
+    return check(accounts: accounts, files: files, context: context, findings: findings)
+  }
+
+  /// The findings of accounts already read (git's come from `git config`, not from one file).
+  public static func check(accounts: [ClientAccount], files: [String: ConfigFile], context: DoctorContext, findings earlier: [Finding] = []) -> (accounts: [ClientAccount], findings: [Finding]) {
+    var findings = earlier
+    for account in accounts {
+      guard let file = files[account.path] else { continue }
+      findings += Self.findings(for: account, file: file, files: files, context: context)
+    }
     var seen: [Finding] = []
     for finding in findings {
       var key = finding
@@ -248,6 +269,7 @@ public enum ClientConfig {
   public static func read(_ file: ConfigFile, client: MailClient, loader: (String) -> ConfigFile?) -> (accounts: [ClientAccount], files: [String: ConfigFile]) {
     switch client {
     case .msmtp: return (MsmtpConfig(file).accounts, [file.path: file])
+    case .git: return ([], [file.path: file])  // read through `git config`: GitSendemailConfig
     case .mbsync: return (MbsyncConfig(file).accounts, [file.path: file])
     case .neomutt:
       let config = NeomuttConfig(file, loader: loader)

@@ -13,6 +13,8 @@ public struct ImportItem: Sendable {
   public var replacementLine: String
   /// A line added after it (neomutt: `set smtp_pass = ...` when the password sat in the URL).
   public var insertedLine: String?
+  /// Text added at the end of the file (git: the `[credential "smtp://HOST:PORT"]` helper section).
+  public var appendedText: String?
   /// Every client account that uses the line (msmtp inheritance), for messages.
   public var users: [String]
 }
@@ -21,6 +23,11 @@ public enum ImportPlan {
   /// Every plaintext secret of a file (and, for neomutt, of the files it sources), each line once.
   public static func items(in file: ConfigFile, client: MailClient, loader: (String) -> ConfigFile? = { _ in nil }) -> [ImportItem] {
     let (accounts, files) = ClientConfig.read(file, client: client, loader: loader)
+    return items(accounts: accounts, files: files)
+  }
+
+  /// The plaintext secrets of accounts already read (git's).
+  public static func items(accounts: [ClientAccount], files: [String: ConfigFile]) -> [ImportItem] {
     var items: [ImportItem] = []
     for account in accounts {
       guard let plaintext = account.plaintext, let home = files[plaintext.path] else { continue }
@@ -53,7 +60,12 @@ public enum ImportPlan {
         line = before + "\"`\(MailcredCommand.get(name))`\"" + after
       }
     }
-    return ImportItem(plaintext: plaintext, account: owner, name: name, replacementLine: line, insertedLine: inserted, users: [user])
+    var appended: String? = nil
+    if owner.client == .git, let endpoint = endpoint(of: owner) {
+      // git send-email asks its credential helper once smtpPass is gone: name mailcred for this server.
+      appended = "[credential \"smtp://\(endpoint.hostAndPort)\"]\n\thelper = mailcred\n"
+    }
+    return ImportItem(plaintext: plaintext, account: owner, name: name, replacementLine: line, insertedLine: inserted, appendedText: appended, users: [user])
   }
 
   /// The file with the given items' lines replaced (and added) and every other byte as it was.
@@ -64,6 +76,11 @@ public enum ImportPlan {
       out.replace(line: item.plaintext.line, with: item.replacementLine)
       if let inserted = item.insertedLine { out.insert(inserted, after: item.plaintext.line) }
     }
+    var appended: [String] = []
+    for item in items where item.plaintext.path == file.path {
+      if let text = item.appendedText, !appended.contains(text) { appended.append(text) }
+    }
+    for text in appended { out.append(text) }
     return out
   }
 

@@ -24,6 +24,7 @@ struct LineSyntax {
   func securityLine(_ security: TransportSecurity, port: Int, turningOn: Bool = false) -> String {
     switch client {
     case .mbsync: return "\(mbsyncTypeKeyword) \(security == .tls ? "IMAPS" : "STARTTLS")"
+    case .git: return "smtpEncryption = \(security == .tls ? "ssl" : "tls")"
     case .neomutt:
       if turningOn { return "set ssl_starttls = yes" }
       return urlLine(security: security, host: account?.host?.value ?? "HOST", port: port)
@@ -44,19 +45,25 @@ struct LineSyntax {
   func hostLine(_ host: String) -> String {
     switch client {
     case .mbsync: return "Host \(host)"
+    case .git: return "smtpServer = \(host)"
     case .neomutt: return urlLine(security: account?.security ?? .starttls, host: host, port: account?.effectivePort ?? 587)
     default: return "host \(host)"
     }
   }
 
   var certificateCheckLine: String {
+    switch client {
     // neomutt's reader keeps the variable's name as the setting's value.
-    client == .neomutt ? "set \(account?.certificateCheckOff?.value ?? "ssl_verify_host") = yes" : "tls_certcheck on"
+    case .neomutt: return "set \(account?.certificateCheckOff?.value ?? "ssl_verify_host") = yes"
+    case .git: return "smtpSslCertPath = /etc/ssl/certs"
+    default: return "tls_certcheck on"
+    }
   }
 
   var oauthLine: String {
     switch client {
     case .mbsync: return "AuthMechs XOAUTH2"
+    case .git: return "smtpAuth = XOAUTH2"
     case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_authenticators = \"xoauth2\""
     default: return "auth xoauth2"
     }
@@ -66,6 +73,7 @@ struct LineSyntax {
   func commandLine(_ command: String) -> String {
     switch client {
     case .mbsync: return "PassCmd \(MbsyncSyntax.quote(command))"
+    case .git: return "# smtpPass: in mailcred now (git send-email asks credential.helper = mailcred)"
     case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_pass = \"`\(command)`\""
     default: return "passwordeval \"\(command)\""
     }

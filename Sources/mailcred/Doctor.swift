@@ -8,15 +8,16 @@ import MailcredCore
 extension Mailcred {
   struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Check msmtp, mbsync and neomutt configurations against the provider presets and the stored credentials.",
+      abstract: "Check msmtp, mbsync, neomutt and git send-email configurations against the provider presets and the stored credentials.",
       discussion: """
         Reads ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, ~/.mbsyncrc, $XDG_CONFIG_HOME/isync/mbsyncrc, \
-        ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`; or \
+        ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`), and git's \
+        sendemail.* settings through `git config` (or \
         the clients or files named) and reports each problem as FILE:LINE, its severity, and the exact line to \
         write instead. Never prints a secret. Exit status: 0 when no error-level finding, 78 when there is one.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(help: "Write the findings as JSON (documented in mailcred(1)).")
@@ -40,6 +41,16 @@ extension Mailcred {
       var accounts: [ClientAccount] = []
       var readFiles = 0
       for source in sources {
+        if source.client == .git {
+          let git = GitSendemail.read()
+          var gitContext = context
+          for file in git.files.values { gitContext.files[file.path] = file.facts }
+          let result = MailcredConfig.Doctor.check(accounts: git.accounts, files: git.files.mapValues(\.file), context: gitContext)
+          readFiles += git.files.count
+          accounts += result.accounts
+          findings += result.findings
+          continue
+        }
         do {
           let loaded = try ClientFiles.load(source.path)
           readFiles += 1
@@ -127,7 +138,7 @@ struct ClientSources {
   var client: MailClient
   var path: String
 
-  static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt]
+  static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt, .git]
 
   /// Client names become their existing standard files; anything else is a path.
   static func resolve(_ targets: [String]) throws(ExitCode) -> [ClientSources] {
@@ -135,8 +146,12 @@ struct ClientSources {
     let wanted = targets.isEmpty ? supported.map(\.rawValue) : targets
     for target in wanted {
       if let client = MailClient(rawValue: target.lowercased()), !target.contains("/") {
+        if client == .git {
+          out.append(ClientSources(client: .git, path: "git config"))
+          continue
+        }
         guard supported.contains(client) else {
-          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt)"))
+          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt, git)"))
         }
         for path in ClientFiles.standardPaths(for: client) where ClientFiles.exists(path) {
           out.append(ClientSources(client: client, path: path))

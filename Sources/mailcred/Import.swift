@@ -5,16 +5,16 @@ import MailcredCore
 extension Mailcred {
   struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Move plaintext passwords out of msmtp, mbsync and neomutt configurations into the keyring.",
+      abstract: "Move plaintext passwords out of msmtp, mbsync, neomutt and git send-email configurations into the keyring.",
       discussion: """
-        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt) is stored as a mailcred credential named after the \
+        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt) or sendemail.smtpPass (git) is stored as a mailcred credential named after the \
         client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
         is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
         NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"`: the file is replaced atomically with its mode kept, every other \
         byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be stored and rewritten; change nothing.")
@@ -59,6 +59,24 @@ extension Mailcred {
     }
 
     private func importFile(_ source: ClientSources, store: CredentialStore, tally: inout Tally) async {
+      if source.client == .git {
+        var git = GitSendemail.read()
+        defer { for key in git.files.keys { git.files[key]?.file.wipe() } }
+        var items = ImportPlan.items(accounts: git.accounts, files: git.files.mapValues(\.file))
+        for index in items.indices {
+          if let endpoint = ImportPlan.endpoint(of: items[index].account), GitSendemail.helperIsMailcred(for: endpoint) {
+            items[index].appendedText = nil
+          }
+        }
+        if items.isEmpty { note("git: no plaintext sendemail.smtpPass to import") }
+        var paths: [String] = []
+        for item in items where !paths.contains(item.plaintext.path) { paths.append(item.plaintext.path) }
+        for path in paths {
+          guard let home = git.files[path] else { continue }
+          await importItems(items.filter { $0.plaintext.path == path }, in: home, store: store, tally: &tally)
+        }
+        return
+      }
       var loaded: ClientFiles.Loaded
       do { loaded = try ClientFiles.load(source.path) } catch {
         Terminal.writeError("mailcred: \(error.description)")
@@ -103,6 +121,7 @@ extension Mailcred {
         if dryRun {
           Terminal.writeOut("\(location): would store \(item.name) and write: \(item.replacementLine)\n")
           if let inserted = item.insertedLine { Terminal.writeOut("\(location): and add after it: \(inserted)\n") }
+          if let appended = item.appendedText { Terminal.writeOut("\(path): and add at the end: \(appended.split(separator: "\n").joined(separator: " "))\n") }
           tally.rewritten += 1
           continue
         }
@@ -137,6 +156,7 @@ extension Mailcred {
       for item in moved {
         Terminal.writeOut("\(path):\(item.plaintext.line): \(item.replacementLine)\n")
         if let inserted = item.insertedLine { Terminal.writeOut("\(path):\(item.plaintext.line + 1): \(inserted)\n") }
+        if let appended = item.appendedText { Terminal.writeOut("\(path): added \(appended.split(separator: "\n").joined(separator: " "))\n") }
       }
     }
 

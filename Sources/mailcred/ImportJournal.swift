@@ -28,6 +28,8 @@ enum ImportJournal {
     var inserted: String? = nil
     /// `url`: the secret was percent-encoded in a URL.
     var encoding: String? = nil
+    /// Text import added at the end of the file (git's credential helper section), removed again.
+    var appended: String? = nil
   }
 
   static var path: String {
@@ -75,7 +77,7 @@ enum ImportJournal {
         prefix: String(decoding: bytes[..<range.lowerBound], as: UTF8.self), suffix: String(decoding: suffix, as: UTF8.self),
         quoted: quoteByte != nil, client: item.account.client.rawValue, account: item.name,
         quote: quoteByte.map { String(UnicodeScalar($0)) }, inserted: item.insertedLine,
-        encoding: item.plaintext.quoting == .url ? "url" : nil)
+        encoding: item.plaintext.quoting == .url ? "url" : nil, appended: item.appendedText)
       entries.removeAll { $0.path == entry.path && $0.line == entry.line }
       entries.append(entry)
     }
@@ -125,6 +127,14 @@ enum ImportJournal {
             if next == inserted || next == inserted + "\r" { loaded.file.remove(line: entry.line + 1) }
           }
           wipe(&line)
+          if let appended = entry.appended {
+            // Only when the file still ends with exactly what import added.
+            let added = appended.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+            let count = loaded.file.lines.count
+            if count >= added.count, (0..<added.count).allSatisfy({ loaded.file.text(ofLine: count - added.count + 1 + $0) == added[$0] }) {
+              for _ in added { loaded.file.remove(line: loaded.file.lines.count) }
+            }
+          }
           restored.append(entry)
         } catch {
           Terminal.writeError("mailcred: \(path):\(entry.line): \(error.description); left as it is")
@@ -170,6 +180,9 @@ enum ImportJournal {
     switch entry.client {
     case MailClient.mbsync.rawValue:
       let special: Set<UInt8> = [0x20, 0x09, dq, backslash, UInt8(ascii: "#")]
+      return entry.quoted || secret.contains(where: special.contains) ? escaped([dq, backslash]) : secret
+    case MailClient.git.rawValue:
+      let special: Set<UInt8> = [0x20, 0x09, dq, backslash, UInt8(ascii: "#"), UInt8(ascii: ";")]
       return entry.quoted || secret.contains(where: special.contains) ? escaped([dq, backslash]) : secret
     case MailClient.neomutt.rawValue:
       if entry.quote == "'" && !secret.contains(UInt8(ascii: "'")) { return [UInt8(ascii: "'")] + secret + [UInt8(ascii: "'")] }

@@ -33,6 +33,7 @@ func secretText(_ account: ClientAccount, _ file: ConfigFile) -> String? {
     _ = MsmtpConfig(file)
     _ = MbsyncConfig(file)
     _ = NeomuttConfig(file, loader: Fixture.loader)
+    _ = GitSendemailConfig(entries: GitSendemailTests.entries, files: [name: file])
     #expect(file.bytes == original)
   }
 
