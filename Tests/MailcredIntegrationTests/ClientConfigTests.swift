@@ -226,6 +226,46 @@ extension RealKeyringTests {
       try FileManager.default.removeItem(atPath: secrets)
     }
 
+    // MARK: git send-email
+
+    @Test func gitSendEmailImportMovesSmtpPassToTheHelperAndThePatchArrives() throws {
+      let ws = try ClientWorkspace("import-git")
+      let (user, password) = try clients.mailUser("import-git")
+      let gitconfig = try ws.write(".gitconfig", """
+        [sendemail]
+        \tsmtpServer = 127.0.0.1
+        \tsmtpServerPort = \(Harness.submissionPort)
+        \tsmtpEncryption = tls
+        \tsmtpUser = \(user)
+        \tsmtpPass = "\(password)"
+        \tsmtpSSLCertPath = \(Harness.caFile)
+
+        """)
+      defer { _ = try? mailcred(ws, ["remove", user, "--yes"]) }
+      let doctor = try mailcred(ws, ["doctor", "git"])
+      #expect(doctor.status == 78)
+      #expect(doctor.stdout.contains("\(gitconfig):6: error: plaintext smtpPass in the file"), "\(doctor.stdout)")
+
+      let imported = try mailcred(ws, ["import", "git", "--timeout", "10"])
+      #expect(imported.status == 0, "import: \(imported.stdout) \(imported.stderr)")
+      #expect(filesHolding(password, in: ws).isEmpty)
+      let text = String(decoding: bytes(gitconfig), as: UTF8.self)
+      #expect(text.contains("\t# smtpPass: in mailcred now (git send-email asks credential.helper = mailcred)\n"))
+      #expect(text.hasSuffix("[credential \"smtp://127.0.0.1:\(Harness.submissionPort)\"]\n\thelper = mailcred\n"), "\(text)")
+
+      let marker = Mail.marker("git-import")
+      let file = try clients.patch(ws, subject: marker)
+      let sent = try clients.sendEmail(ws, patch: file, from: user)
+      #expect(sent.status == 0, "git send-email: \(sent.stdout) \(sent.stderr)")
+      #expect(Mail.delivered(marker) != nil, "the patch never reached the sink")
+
+      let again = try mailcred(ws, ["import", "git"])
+      #expect(again.status == 0)
+      #expect(String(decoding: bytes(gitconfig), as: UTF8.self) == text, "a second import changed .gitconfig")
+      let clean = try mailcred(ws, ["doctor", "git"])
+      #expect(clean.status == 0, "doctor: \(clean.stdout)")
+    }
+
     // MARK: bad input: one line, nothing lost
 
     @Test func badFilesGetOneLineAndStayIntact() throws {
