@@ -110,7 +110,9 @@ public struct ClientAccount: Sendable, Equatable {
   /// section holds it, else after the account's first line (changing `defaults` would change others too).
   public func placement(of settingLine: Int?) -> (line: Int, action: Finding.FixAction) {
     // neomutt has no sections and git's values come from anywhere: a value is fixed where it is set.
-    if client == .neomutt || client == .git, let settingLine { return (settingLine, .replace) }
+    if client == .neomutt || client == .git || client == .aerc, let settingLine { return (settingLine, .replace) }
+    // aerc's port, security and mechanism all live in the URL: that line is the one to change.
+    if client == .aerc, let urlLine = host?.line { return (urlLine, .replace) }
     if let settingLine, (line...max(line, sectionEnd)).contains(settingLine) { return (settingLine, .replace) }
     return (line, .insertAfter)
   }

@@ -67,6 +67,7 @@ public enum Doctor {
       let implicitPort = account.proto == .smtp ? 465 : 993
       let startPorts = account.proto == .smtp ? [587, 25] : [143]
       let place = account.client == .neomutt ? (line: account.line, action: Finding.FixAction.replace) : account.placement(of: account.securityLine?.line)
+
       if port == implicitPort, account.security == .starttls {
         add(.error, "port-security", place.line,
             "port \(port) is implicit TLS, but the account uses STARTTLS: the connection stalls until a timeout",
@@ -270,6 +271,7 @@ public enum ClientConfig {
     switch client {
     case .msmtp: return (MsmtpConfig(file).accounts, [file.path: file])
     case .git: return ([], [file.path: file])  // read through `git config`: GitSendemailConfig
+    case .aerc: return (AercConfig(file).accounts, [file.path: file])
     case .mbsync: return (MbsyncConfig(file).accounts, [file.path: file])
     case .neomutt:
       let config = NeomuttConfig(file, loader: loader)

@@ -35,7 +35,9 @@ public enum ImportPlan {
         items[index].users.append(account.name)
         continue
       }
-      let owner = accounts.first { $0.name == plaintext.owner } ?? account
+      // The owner is the account whose section holds the line (two accounts may share a name: aerc's
+      // source and outgoing, neomutt's SMTP and IMAP).
+      let owner = accounts.first { $0.name == plaintext.owner && $0.plaintext == plaintext } ?? account
       items.append(item(plaintext, owner: owner, user: account.name, file: home))
     }
     return items
@@ -48,7 +50,7 @@ public enum ImportPlan {
     let bytes = file.lines[plaintext.line - 1].bytes
     var line = syntax.indent(of: plaintext.line, in: file) + command
     var inserted: String? = nil
-    if owner.client == .neomutt {
+    if owner.client == .neomutt || owner.client == .aerc {
       // Only the secret's bytes go; every other byte of the line (other `set`s, comments) stays.
       let before = String(decoding: bytes[..<plaintext.range.lowerBound], as: UTF8.self)
       var after = String(decoding: bytes[plaintext.range.upperBound...], as: UTF8.self)

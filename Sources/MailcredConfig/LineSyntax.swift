@@ -25,6 +25,7 @@ struct LineSyntax {
     switch client {
     case .mbsync: return "\(mbsyncTypeKeyword) \(security == .tls ? "IMAPS" : "STARTTLS")"
     case .git: return "smtpEncryption = \(security == .tls ? "ssl" : "tls")"
+    case .aerc: return urlLine(security: security, host: account?.host?.value ?? "HOST", port: port)
     case .neomutt:
       if turningOn { return "set ssl_starttls = yes" }
       return urlLine(security: security, host: account?.host?.value ?? "HOST", port: port)
@@ -35,10 +36,14 @@ struct LineSyntax {
   }
 
   /// neomutt: the account's URL variable with a new scheme, host or port (and no password in it).
-  func urlLine(security: TransportSecurity, host: String, port: Int) -> String {
+  func urlLine(security: TransportSecurity, host: String, port: Int, mechanism: String? = nil) -> String {
     let base = isSMTP ? "smtp" : "imap"
-    let scheme = security == .tls ? base + "s" : base
+    var scheme = security == .tls ? base + "s" : base
     let user = account?.user.map { SetupBlock.percentEncoded($0.value) + "@" } ?? ""
+    if client == .aerc {
+      if let mechanism = mechanism ?? account?.authMethod?.value { scheme += "+" + mechanism }
+      return "\(account?.urlKey ?? (isSMTP ? "outgoing" : "source")) = \(scheme)://\(user)\(host):\(port)"
+    }
     return "set \(account?.urlKey ?? (isSMTP ? "smtp_url" : "folder")) = \"\(scheme)://\(user)\(host):\(port)/\""
   }
 
@@ -46,6 +51,7 @@ struct LineSyntax {
     switch client {
     case .mbsync: return "Host \(host)"
     case .git: return "smtpServer = \(host)"
+    case .aerc: return urlLine(security: account?.security ?? .starttls, host: host, port: account?.effectivePort ?? 587)
     case .neomutt: return urlLine(security: account?.security ?? .starttls, host: host, port: account?.effectivePort ?? 587)
     default: return "host \(host)"
     }
@@ -64,6 +70,7 @@ struct LineSyntax {
     switch client {
     case .mbsync: return "AuthMechs XOAUTH2"
     case .git: return "smtpAuth = XOAUTH2"
+    case .aerc: return urlLine(security: account?.security ?? .tls, host: account?.host?.value ?? "HOST", port: account?.effectivePort ?? 993, mechanism: "xoauth2")
     case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_authenticators = \"xoauth2\""
     default: return "auth xoauth2"
     }
@@ -74,6 +81,7 @@ struct LineSyntax {
     switch client {
     case .mbsync: return "PassCmd \(MbsyncSyntax.quote(command))"
     case .git: return "# smtpPass: in mailcred now (git send-email asks credential.helper = mailcred)"
+    case .aerc: return "\(account?.urlKey ?? (isSMTP ? "outgoing" : "source"))-cred-cmd = \(command)"
     case .neomutt: return "set \(isSMTP ? "smtp" : "imap")_pass = \"`\(command)`\""
     default: return "passwordeval \"\(command)\""
     }

@@ -31,9 +31,11 @@ enum ClientFiles {
     if name.contains("msmtp") { return .msmtp }
     if name.contains("mbsync") || name.contains("isync") { return .mbsync }
     if name.contains("muttrc") { return .neomutt }
+    if name == "accounts.conf" || name.contains("aerc") { return .aerc }
     let text = String(decoding: bytes.prefix(65536), as: UTF8.self).lowercased()
     if text.contains("imapaccount") || text.contains("imapstore") { return .mbsync }
     if text.contains("smtp_url") || text.contains("imap_user") || text.contains("set folder") { return .neomutt }
+    if text.contains("source-cred-cmd") || text.contains("outgoing =") || text.contains("source =") { return .aerc }
     for line in text.split(separator: "\n") {
       let word = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? ""
       if ["account", "defaults", "host", "passwordeval"].contains(word) { return .msmtp }

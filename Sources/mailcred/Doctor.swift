@@ -8,16 +8,17 @@ import MailcredCore
 extension Mailcred {
   struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Check msmtp, mbsync, neomutt and git send-email configurations against the provider presets and the stored credentials.",
+      abstract: "Check msmtp, mbsync, neomutt, aerc and git send-email configurations against the provider presets and the stored credentials.",
       discussion: """
         Reads ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, ~/.mbsyncrc, $XDG_CONFIG_HOME/isync/mbsyncrc, \
-        ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`), and git's \
+        ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`), \
+        $XDG_CONFIG_HOME/aerc/accounts.conf, and git's \
         sendemail.* settings through `git config` (or \
         the clients or files named) and reports each problem as FILE:LINE, its severity, and the exact line to \
         write instead. Never prints a secret. Exit status: 0 when no error-level finding, 78 when there is one.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(help: "Write the findings as JSON (documented in mailcred(1)).")
@@ -138,7 +139,7 @@ struct ClientSources {
   var client: MailClient
   var path: String
 
-  static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt, .git]
+  static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt, .aerc, .git]
 
   /// Client names become their existing standard files; anything else is a path.
   static func resolve(_ targets: [String]) throws(ExitCode) -> [ClientSources] {
@@ -151,7 +152,7 @@ struct ClientSources {
           continue
         }
         guard supported.contains(client) else {
-          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt, git)"))
+          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt, aerc, git)"))
         }
         for path in ClientFiles.standardPaths(for: client) where ClientFiles.exists(path) {
           out.append(ClientSources(client: client, path: path))

@@ -5,16 +5,16 @@ import MailcredCore
 extension Mailcred {
   struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Move plaintext passwords out of msmtp, mbsync, neomutt and git send-email configurations into the keyring.",
+      abstract: "Move plaintext passwords out of msmtp, mbsync, neomutt, aerc and git send-email configurations into the keyring.",
       discussion: """
-        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt) or sendemail.smtpPass (git) is stored as a mailcred credential named after the \
+        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt, aerc) or sendemail.smtpPass (git) is stored as a mailcred credential named after the \
         client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
         is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
-        NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"`: the file is replaced atomically with its mode kept, every other \
+        NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"` / `source-cred-cmd = mailcred get NAME`: the file is replaced atomically with its mode kept, every other \
         byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be stored and rewritten; change nothing.")
@@ -40,7 +40,7 @@ extension Mailcred {
         return
       }
       let sources = try ClientSources.resolve(targets)
-      if sources.isEmpty { note("no msmtp, mbsync or neomutt configuration found (name a file to import)") }
+      if sources.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
       var tally = Tally()
       for source in sources { await importFile(source, store: store, tally: &tally) }
       note(tally.summary(dryRun: dryRun))

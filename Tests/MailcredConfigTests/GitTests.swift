@@ -73,3 +73,47 @@ import Testing
     #expect(String(decoding: GitSyntax.decode(bytes[range]), as: UTF8.self) == expected)
   }
 }
+
+@Suite struct AercTests {
+  @Test func sourceAndOutgoingURLsWithPasswordsAndCredCmds() throws {
+    let file = try Fixture.file("accounts.conf")
+    let accounts = AercConfig(file).accounts
+    #expect(accounts.map { "\($0.name) \($0.proto) \($0.security) \($0.effectivePort)" } == [
+      "Personal imap tls 143", "Personal smtp tls 465", "Work imap plain 143", "Work smtp starttls 587",
+    ])
+    #expect(secretText(accounts[0], file) == "app pw")
+    #expect(accounts[0].user?.value == "me@fastmail.com")
+    #expect(accounts[1].authMethod?.value == "plain")
+    #expect(accounts[2].mailcredAccount == "work")
+    #expect(accounts[3].passwordCommand?.line == 12)
+  }
+
+  @Test func doctorFindingsAndTheImportLines() throws {
+    let file = try Fixture.file("accounts.conf")
+    let context = DoctorContext(credentials: [], mbsyncVersion: nil, now: Date())
+    let findings = Doctor.check(file, client: .aerc, context: context).findings
+    #expect(findings.map { "\($0.line ?? 0) \($0.code) \($0.fix ?? "-")" } == [
+      "3 port-security source = imap://me%40fastmail.com@imap.fastmail.com:143",
+      "3 plaintext-secret source        = imaps://me%40fastmail.com@imap.fastmail.com:143",
+      "4 plaintext-secret outgoing      = smtps+plain://me%40fastmail.com@smtp.fastmail.com:465",
+      "9 tls-off source = imap://me@imap.example.com:143",
+      "10 missing-credential -",
+      "11 auth-method outgoing = smtp+xoauth2://me%40outlook.com@smtp-mail.outlook.com:587",
+      "12 missing-credential -",
+    ])
+    let items = ImportPlan.items(in: file, client: .aerc)
+    #expect(items.map(\.name) == ["Personal", "Personal"])
+    let text = String(decoding: ImportPlan.rewrite(file, items: items).bytes, as: UTF8.self)
+    #expect(text.hasPrefix("""
+      # aerc accounts
+      [Personal]
+      source        = imaps://me%40fastmail.com@imap.fastmail.com:143
+      source-cred-cmd = mailcred get Personal
+      outgoing      = smtps+plain://me%40fastmail.com@smtp.fastmail.com:465
+      outgoing-cred-cmd = mailcred get Personal
+      from          = Me <me@fastmail.com>
+
+      """))
+    #expect(ImportPlan.items(in: try ConfigFile(path: "x", bytes: Array(text.utf8)), client: .aerc).isEmpty)
+  }
+}

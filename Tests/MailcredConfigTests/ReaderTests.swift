@@ -198,6 +198,15 @@ func secretText(_ account: ClientAccount, _ file: ConfigFile) -> String? {
     #expect(smtp.tlsOptional?.line == 2)
   }
 
+  @Test func anIMAPURLPasswordBecomesImapPass() throws {
+    let file = try Fixture.literal("set smtp_url = \"smtp://u@h:587/\"\nset folder = \"imaps://u:p%40ss@h/\"\n")
+    let items = ImportPlan.items(in: file, client: .neomutt)
+    #expect(items.count == 1)
+    #expect(items.first?.replacementLine == "set folder = \"imaps://u@h/\"")
+    #expect(items.first?.insertedLine == "set imap_pass = \"`mailcred get u`\"")
+    #expect(items.first.map { String(decoding: $0.plaintext.secret(in: file).bytes, as: UTF8.self) } == "p@ss")
+  }
+
   @Test func sourceLoopsUnreadableSourcesAndUnterminatedQuotesAreProblems() throws {
     let file = try Fixture.literal("source rc\nsource missing\nset smtp_pass = \"open\n", path: "rc")
     let config = NeomuttConfig(file, loader: { path in path == "./missing" ? nil : try? Fixture.literal("", path: path) })
