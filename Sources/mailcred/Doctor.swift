@@ -12,30 +12,33 @@ extension Mailcred {
       discussion: """
         Reads ~/.msmtprc, $XDG_CONFIG_HOME/msmtp/config, ~/.mbsyncrc, $XDG_CONFIG_HOME/isync/mbsyncrc, \
         ~/.neomuttrc, $XDG_CONFIG_HOME/neomutt/neomuttrc, ~/.muttrc and ~/.mutt/muttrc (following `source`), \
-        $XDG_CONFIG_HOME/aerc/accounts.conf, and git's \
+        $XDG_CONFIG_HOME/aerc/accounts.conf, ~/.netrc, ~/.authinfo, ~/.git-credentials, and git's \
         sendemail.* settings through `git config` (or \
         the clients or files named) and reports each problem as FILE:LINE, its severity, and the exact line to \
         write instead. Never prints a secret. Exit status: 0 when no error-level finding, 78 when there is one.
         """)
 
-    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, netrc, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
     var targets: [String] = []
 
     @Flag(help: "Write the findings as JSON (documented in mailcred(1)).")
     var json = false
 
     func run() throws {
-      let sources = try ClientSources.resolve(targets)
+      // netrc, authinfo and git-credentials files are not a client's: judged apart (no accounts, no fix lines).
+      let clientTargets = targets.filter { !NetrcSources.isShared($0) }
+      let sources = targets.isEmpty || !clientTargets.isEmpty ? try ClientSources.resolve(clientTargets) : []
       let store = Environment.live().store
       var findings: [Finding] = []
       // Without the keyring the files can still be checked; only the `mailcred get NAME` lines cannot.
       var credentials: [Credential] = []
       var storeReadable = true
+      var storeError = ""
       do {
         credentials = try store.all().map(\.credential).filter { $0.state == .current }
       } catch {
         storeReadable = false
-        findings.append(Finding(.warning, "keyring", path: "keyring", line: nil, "cannot read the store (\(error.description)): `mailcred get` lines were not checked"))
+        storeError = error.description
       }
       var context = DoctorContext(credentials: credentials, mbsyncVersion: installedMbsyncVersion(), now: now())
       context.storeReadable = storeReadable
@@ -76,6 +79,21 @@ extension Mailcred {
         } catch {
           findings.append(Finding(.error, "unreadable", client: source.client, path: source.path, line: nil, error.reason))
         }
+      }
+      for path in NetrcSources.paths(targets: targets) {
+        do {
+          let loaded = try ClientFiles.load(path)
+          readFiles += 1
+          let name = path.split(separator: "/").last.map(String.init) ?? ""
+          let entries = name.contains("credentials") ? NetrcFiles.gitCredentialEntries(loaded.file) : NetrcFiles.netrcEntries(loaded.file)
+          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts)
+        } catch {
+          findings.append(Finding(.error, "unreadable", path: path, line: nil, error.reason))
+        }
+      }
+      // Said only when it matters: some account asks mailcred for its secret.
+      if !storeReadable, accounts.contains(where: { $0.mailcredAccount != nil || $0.usesMailcredHelper }) {
+        findings.insert(Finding(.warning, "keyring", path: "keyring", line: nil, "cannot read the store (\(storeError)): `mailcred get` lines were not checked"), at: 0)
       }
       let errors = findings.filter { $0.severity == .error }.count
       let warnings = findings.filter { $0.severity == .warning }.count
@@ -208,4 +226,25 @@ func captureOutput(_ program: String, _ arguments: [String]) -> String? {
   var status: Int32 = 0
   while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
   return status == 0 ? String(decoding: output, as: UTF8.self) : nil
+}
+
+/// ~/.netrc, ~/.authinfo and git's credential store: read by doctor for mail servers' passwords.
+enum NetrcSources {
+  static func isShared(_ target: String) -> Bool {
+    let name = target.split(separator: "/").last.map(String.init) ?? target
+    return name == "netrc" || name.contains("netrc") || name.contains("authinfo") || name.contains("git-credentials")
+      || (target.contains("/") && name == "credentials")
+  }
+
+  /// The named ones, or every standard one that exists when no target is given (or `netrc` is).
+  static func paths(targets: [String]) -> [String] {
+    let named = targets.filter { isShared($0) && $0 != "netrc" }
+    if !named.isEmpty || (!targets.isEmpty && !targets.contains("netrc")) { return named }
+    let home = getenv("HOME").map { String(cString: $0) } ?? "/"
+    let config = getenv("XDG_CONFIG_HOME").map { String(cString: $0) } ?? home + "/.config"
+    return [home + "/.netrc", home + "/.authinfo", home + "/.git-credentials", config + "/git/credentials"].filter { path in
+      var info = stat()
+      return stat(path, &info) == 0
+    }
+  }
 }

@@ -117,3 +117,29 @@ import Testing
     #expect(ImportPlan.items(in: try ConfigFile(path: "x", bytes: Array(text.utf8)), client: .aerc).isEmpty)
   }
 }
+
+@Suite struct NetrcTests {
+  @Test func netrcAndAuthinfoEntriesForMailServersOnly() throws {
+    let file = try Fixture.literal("""
+      machine smtp.gmail.com login me@gmail.com password "p w"
+      machine github.com login me password ghp_token
+      machine mail.example.org
+        login me
+        password secret
+      machine intranet.example port 587 login x password y
+      default login anonymous password guest
+
+      """)
+    #expect(NetrcFiles.netrcEntries(file).map { "\($0.host) \($0.user ?? "-") \($0.line)" } == [
+      "smtp.gmail.com me@gmail.com 1", "mail.example.org me 5", "intranet.example x 6",
+    ])
+    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: .init(mode: 0o644, inGitWorkTree: false))
+    #expect(findings.map(\.code) == ["plaintext-secret", "plaintext-secret", "plaintext-secret", "file-mode"])
+    #expect(!findings.contains { $0.text.contains("p w") || $0.text.contains("secret") && !$0.text.contains("plaintext secret") })
+  }
+
+  @Test func gitCredentialsLinesForMailServersOnly() throws {
+    let file = try Fixture.literal("https://me:tok@github.com\nsmtp://me%40x.org:pw@127.0.0.1%3a587\nhttps://me:pw@smtp.office365.com\n")
+    #expect(NetrcFiles.gitCredentialEntries(file).map(\.line) == [2, 3])
+  }
+}
