@@ -226,6 +226,67 @@ extension RealKeyringTests {
       try FileManager.default.removeItem(atPath: secrets)
     }
 
+    // MARK: aerc (Debian's 0.14, driven in tmux)
+
+    static let aercInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/aerc") && FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux")
+
+    @Test(.enabled(if: aercInstalled, "aerc or tmux is not installed"))
+    func aercImportMovesURLPasswordsToCredCmdsAndAercSendsWithOutgoingCredCmd() throws {
+      let ws = try ClientWorkspace("import-aerc")
+      let (user, password) = try clients.mailUser("import-aerc")
+      let account = Harness.uniqueName("aerc")
+      let encodedUser = user.replacingOccurrences(of: "@", with: "%40")
+      let conf = try ws.write("config/aerc/accounts.conf", """
+        [\(account)]
+        source = imaps://\(encodedUser):\(password)@127.0.0.1:\(Harness.imapsPort)
+        outgoing = smtp://\(encodedUser):\(password)@127.0.0.1:\(Harness.submissionPort)
+        from = Mail Cred <\(user)>
+        default = INBOX
+
+        """)
+      try ws.write("config/aerc/aerc.conf", "[compose]\neditor=true\n")
+      defer { _ = try? mailcred(ws, ["remove", account, "--yes"]) }
+
+      let imported = try mailcred(ws, ["import", "aerc", "--timeout", "10", "--ca-file", Harness.caFile])
+      #expect(imported.status == 0, "import: \(imported.stdout) \(imported.stderr)")
+      #expect(String(decoding: bytes(conf), as: UTF8.self) == """
+        [\(account)]
+        source = imaps://\(encodedUser)@127.0.0.1:\(Harness.imapsPort)
+        source-cred-cmd = mailcred get \(account)
+        outgoing = smtp://\(encodedUser)@127.0.0.1:\(Harness.submissionPort)
+        outgoing-cred-cmd = mailcred get \(account)
+        from = Mail Cred <\(user)>
+        default = INBOX
+
+        """)
+      #expect(filesHolding(password, in: ws).isEmpty)
+      #expect(try ws.mailcred(["show", account]).stdout.contains("127.0.0.1:\(Harness.imapsPort)"), "one credential with both endpoints")
+
+      // aerc trusts the harness CA through Go's SSL_CERT_FILE; its editor is `true`, so the composer goes
+      // straight to the review screen, where `y` sends.
+      let marker = Mail.marker("aerc")
+      let socket = Harness.uniqueName("aerc-tmux")
+      var env = env(ws)
+      env["SSL_CERT_FILE"] = Harness.caFile
+      env["TERM"] = "xterm-256color"
+      let tmux = { (arguments: [String]) throws -> Harness.Output in try Harness.run("/usr/bin/tmux", ["-L", socket] + arguments, environment: env) }
+      defer { _ = try? tmux(["kill-server"]) }
+      let started = try tmux(["-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", "aerc 'mailto:rcpt@example.test?subject=\(marker)&body=hello'"])
+      #expect(started.status == 0, "tmux: \(started.stderr)")
+      var screen = ""
+      let deadline = Date().addingTimeInterval(30)
+      while Date() < deadline {
+        screen = (try? tmux(["capture-pane", "-p"]))?.stdout ?? ""
+        if screen.contains("Send this email") { break }
+        Thread.sleep(forTimeInterval: 0.3)
+      }
+      try #require(screen.contains("Send this email"), "aerc's review screen never came: \(screen)")
+      #expect(try tmux(["send-keys", "y"]).status == 0)
+      let arrived = Mail.delivered(marker, within: 20)
+      #expect(arrived != nil, "aerc's message never reached the sink: \((try? tmux(["capture-pane", "-p"]))?.stdout ?? "")")
+      #expect(!((try? tmux(["capture-pane", "-p"]))?.stdout ?? "").contains(Harness.canary))
+    }
+
     // MARK: git send-email
 
     @Test func gitSendEmailImportMovesSmtpPassToTheHelperAndThePatchArrives() throws {
