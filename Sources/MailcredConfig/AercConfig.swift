@@ -2,7 +2,8 @@ import MailcredCore
 
 /// The accounts of aerc's accounts.conf: `[NAME]` sections with `source` (IMAP) and `outgoing` (SMTP)
 /// URLs, whose scheme says the security (`imaps`, `imap` = STARTTLS, `imap+insecure`) and optionally the
-/// mechanism (`smtps+plain`, `imaps+xoauth2`), a password possibly inside the URL, and
+/// mechanism (`smtps+plain`, `imaps+xoauth2`) — for SMTP STARTTLS also needs `smtp-starttls = true` in
+/// aerc 0.14 — a password possibly inside the URL, and
 /// `source-cred-cmd` / `outgoing-cred-cmd`. Values are the rest of the line after `=`, blanks trimmed;
 /// lines starting with `#` or `;` are comments.
 public struct AercConfig: Sendable {
@@ -56,7 +57,11 @@ public struct AercConfig: Sendable {
     let parts = url.scheme.split(separator: "+").map(String.init)
     let base = proto == .smtp ? "smtp" : "imap"
     guard parts.first == base || parts.first == base + "s" else { return nil }
-    let security: TransportSecurity = parts[0].hasSuffix("s") ? .tls : parts.contains("insecure") ? .plain : .starttls
+    // aerc 0.14 (Debian's): `imap://` is STARTTLS, but `smtp://` is clear text unless `smtp-starttls = true`
+    // (later aerc made smtp:// STARTTLS too, and still accepts the option).
+    let starttlsOption = values["smtp-starttls"].map { ["true", "yes", "on"].contains($0.text.lowercased()) } ?? false
+    let security: TransportSecurity = parts[0].hasSuffix("s") ? .tls : parts.contains("insecure") ? .plain
+      : (proto == .smtp && !starttlsOption) ? .plain : .starttls
     var account = ClientAccount(client: .aerc, name: name, path: file.path, line: value.line, proto: proto, security: security)
     account.urlKey = key
     account.host = Setting(url.host, path: file.path, line: value.line)

@@ -83,10 +83,15 @@ public enum Doctor {
     if account.security == .plain, account.tunnel == nil {
       let loopback = host.map { Endpoint(proto: account.proto, host: $0, port: port, security: .plain).isLoopback } ?? false
       let wanted: TransportSecurity = port == (account.proto == .smtp ? 465 : 993) ? .tls : .starttls
-      let place = account.placement(of: account.securityLine?.line)
+      var place = account.placement(of: account.securityLine?.line)
+      var fix = syntax.securityLine(wanted, port: port, turningOn: true)
+      if account.client == .aerc, account.proto == .smtp, wanted == .starttls, !(account.authMethod?.value == "insecure") {
+        // aerc 0.14's smtp:// is clear text unless told to STARTTLS.
+        fix = "smtp-starttls = true"
+        place.action = .insertAfter
+      }
       add(loopback ? .warning : .error, "tls-off", place.line,
-          "TLS is off: the password and mail cross the network in clear",
-          fix: syntax.securityLine(wanted, port: port, turningOn: true), action: place.action)
+          "TLS is off: the password and mail cross the network in clear", fix: fix, action: place.action)
     }
     if let off = account.certificateCheckOff {
       let place = account.placement(of: off.line)

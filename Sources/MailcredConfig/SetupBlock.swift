@@ -65,10 +65,10 @@ public enum SetupBlock {
       let auth = oauth ? "+xoauth2" : ""
       let source = (imap.security == .tls ? "imaps" : imap.security == .starttls ? "imap" : "imap+insecure") + auth
       let outgoing = (smtp.security == .tls ? "smtps" : smtp.security == .starttls ? "smtp" : "smtp+insecure") + auth
-      return [
+      return ([
         "[\(c.account)]", "source = \(source)://\(user)@\(imap.hostAndPort)", "source-cred-cmd = \(get)",
-        "outgoing = \(outgoing)://\(user)@\(smtp.hostAndPort)", "outgoing-cred-cmd = \(get)", "from = \(c.user)", "default = INBOX",
-      ].joined(separator: "\n") + "\n"
+        "outgoing = \(outgoing)://\(user)@\(smtp.hostAndPort)", "outgoing-cred-cmd = \(get)",
+      ] + (smtp.security == .starttls ? ["smtp-starttls = true"] : []) + ["from = \(c.user)", "default = INBOX"]).joined(separator: "\n") + "\n"
     case .git:
       guard let smtp = c.smtp else { throw .needs(.smtp, c.account) }
       var lines = [

@@ -79,8 +79,11 @@ import Testing
     let file = try Fixture.file("accounts.conf")
     let accounts = AercConfig(file).accounts
     #expect(accounts.map { "\($0.name) \($0.proto) \($0.security) \($0.effectivePort)" } == [
-      "Personal imap tls 143", "Personal smtp tls 465", "Work imap plain 143", "Work smtp starttls 587",
+      // aerc 0.14: smtp:// is clear text without `smtp-starttls = true`.
+      "Personal imap tls 143", "Personal smtp tls 465", "Work imap plain 143", "Work smtp plain 587",
     ])
+    let starttls = AercConfig(try Fixture.literal("[a]\noutgoing = smtp://u@h:587\nsmtp-starttls = true\n")).accounts
+    #expect(starttls.map(\.security) == [.starttls])
     #expect(secretText(accounts[0], file) == "app pw")
     #expect(accounts[0].user?.value == "me@fastmail.com")
     #expect(accounts[1].authMethod?.value == "plain")
@@ -98,6 +101,7 @@ import Testing
       "4 plaintext-secret outgoing      = smtps+plain://me%40fastmail.com@smtp.fastmail.com:465",
       "9 tls-off source = imap://me@imap.example.com:143",
       "10 missing-credential -",
+      "11 tls-off smtp-starttls = true",
       "11 auth-method outgoing = smtp+xoauth2://me%40outlook.com@smtp-mail.outlook.com:587",
       "12 missing-credential -",
     ])
