@@ -305,7 +305,12 @@ extension RealKeyringTests {
       func screen() -> String {
         (try? Harness.run("/bin/sh", ["-c", "exec /usr/bin/tmux -L \"$0\" capture-pane -p </dev/null 2>/dev/null", socket], environment: env, deadline: 10))?.stdout ?? ""
       }
-      defer { _ = spawnAndWait(["/usr/bin/tmux", "-L", socket, "kill-server"], environment: env) }
+      // aerc ignores the SIGHUP of `tmux kill-server` (measured: both lingered): end aerc itself first.
+      defer {
+        let pane = (try? Harness.run("/bin/sh", ["-c", "exec /usr/bin/tmux -L \"$0\" display-message -p '#{pane_pid}' </dev/null 2>/dev/null", socket], environment: env, deadline: 10))?.stdout
+        if let pid = pane.flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }), pid > 1 { kill(pid, SIGTERM) }
+        _ = spawnAndWait(["/usr/bin/tmux", "-L", socket, "kill-server"], environment: env)
+      }
       let log = Mail.DovecotLog()
       #expect(spawnAndWait(["/usr/bin/tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", "aerc"], environment: env) == 0)
       let deadline = Date().addingTimeInterval(20)
