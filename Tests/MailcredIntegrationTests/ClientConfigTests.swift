@@ -339,6 +339,7 @@ extension RealKeyringTests {
         \tsmtpSSLCertPath = \(Harness.caFile)
 
         """)
+      let original = bytes(gitconfig)
       defer { _ = try? mailcred(ws, ["remove", user, "--yes"]) }
       let doctor = try mailcred(ws, ["doctor", "git"])
       #expect(doctor.status == 78)
@@ -362,6 +363,11 @@ extension RealKeyringTests {
       #expect(String(decoding: bytes(gitconfig), as: UTF8.self) == text, "a second import changed .gitconfig")
       let clean = try mailcred(ws, ["doctor", "git"])
       #expect(clean.status == 0, "doctor: \(clean.stdout)")
+      // Undo takes back the comment and the helper section: the file is as the user wrote it.
+      let undone = try mailcred(ws, ["import", "--undo", "git"])
+      #expect(undone.status == 0, "undo: \(undone.stderr)")
+      #expect(bytes(gitconfig) == original, "--undo did not restore .gitconfig byte for byte")
+      try FileManager.default.removeItem(atPath: gitconfig)  // holds the secret again, by design
     }
 
     // MARK: bad input: one line, nothing lost
