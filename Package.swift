@@ -22,15 +22,19 @@ let package = Package(
     .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CGLib"]),
     // The only code that imports OpenSSL and sockets.
     .target(name: "MailcredNet", dependencies: ["MailcredCore", "COpenSSL"]),
+    // Readers and line-exact writers of mail clients' configuration files (msmtp, mbsync, ...): pure Swift.
+    .target(name: "MailcredConfig", dependencies: ["MailcredCore"]),
     // Thin CLI.
     .executableTarget(
       name: "mailcred",
       dependencies: [
-        "MailcredCore", "MailcredKeyring", "MailcredNet", "CProcess",
+        "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "CProcess",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    .testTarget(
+      name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
     .testTarget(name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore"]),
     .testTarget(
       name: "MailcredIntegrationTests",

@@ -12,6 +12,7 @@ struct Mailcred: AsyncParsableCommand {
     subcommands: [
       Add.self, Get.self, List.self, Show.self, Check.self, Audit.self, Rotate.self, Remove.self,
       Restore.self, Providers.self, Authorize.self, CredentialHelper.self, Unlock.self,
+      Doctor.self, Import.self, Setup.self,
     ]
   )
 

@@ -1,0 +1,234 @@
+import ArgumentParser
+import MailcredConfig
+import MailcredCore
+
+extension Mailcred {
+  struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Move plaintext passwords out of msmtp, mbsync, neomutt, aerc and git send-email configurations into the keyring.",
+      discussion: """
+        Each `password` (msmtp), `Pass` (mbsync) or `smtp_pass`/`imap_pass`/URL password (neomutt, aerc) or sendemail.smtpPass (git) is stored as a mailcred credential named after the \
+        client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
+        is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
+        NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"` / `source-cred-cmd = mailcred get NAME`: the file is replaced atomically with its mode kept, every other \
+        byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
+        """)
+
+    @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
+    var targets: [String] = []
+
+    @Flag(name: .customLong("dry-run"), help: "Say what would be stored and rewritten; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("no-check"), help: "Store without verifying each secret with the server.")
+    var noCheck = false
+
+    @Flag(help: "Put back the lines an earlier import rewrote (the secrets stay in the keyring).")
+    var undo = false
+
+    @OptionGroup var live: LiveCheckOptions
+
+    func validate() throws {
+      if undo && dryRun { throw ValidationError("--undo and --dry-run do not go together") }
+    }
+
+    func run() async throws {
+      let store = Environment.live().store
+      if undo {
+        let status = ImportJournal.undo(targets: targets, store: store)
+        if status != .ok { throw ExitCode(status.rawValue) }
+        return
+      }
+      let sources = try ClientSources.resolve(targets)
+      if sources.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
+      var tally = Tally()
+      for source in sources { await importFile(source, store: store, tally: &tally) }
+      note(tally.summary(dryRun: dryRun))
+      if tally.worst != .ok { throw ExitCode(tally.worst.rawValue) }
+    }
+
+    struct Tally {
+      var stored = 0, reused = 0, rewritten = 0, files = 0, refused = 0, skipped = 0
+      var worst: ExitStatus = .ok
+      mutating func fail(_ status: ExitStatus) { if status > worst || worst == .ok { worst = status } }
+      func summary(dryRun: Bool) -> String {
+        if dryRun { return "import --dry-run: \(rewritten) line\(rewritten == 1 ? "" : "s") would be moved; nothing changed" }
+        return "import: \(stored) stored, \(reused) already stored, \(rewritten) line\(rewritten == 1 ? "" : "s") rewritten in \(files) "
+          + "file\(files == 1 ? "" : "s"), \(refused) rejected, \(skipped) skipped"
+      }
+    }
+
+    private func importFile(_ source: ClientSources, store: CredentialStore, tally: inout Tally) async {
+      if source.client == .git {
+        var git = GitSendemail.read()
+        defer { for key in git.files.keys { git.files[key]?.file.wipe() } }
+        var items = ImportPlan.items(accounts: git.accounts, files: git.files.mapValues(\.file))
+        for index in items.indices {
+          if let endpoint = ImportPlan.endpoint(of: items[index].account), GitSendemail.helperIsMailcred(for: endpoint) {
+            items[index].appendedText = nil
+          }
+        }
+        if items.isEmpty { note("git: no plaintext sendemail.smtpPass to import") }
+        var paths: [String] = []
+        for item in items where !paths.contains(item.plaintext.path) { paths.append(item.plaintext.path) }
+        for path in paths {
+          guard let home = git.files[path] else { continue }
+          await importItems(items.filter { $0.plaintext.path == path }, in: home, store: store, tally: &tally)
+        }
+        return
+      }
+      var loaded: ClientFiles.Loaded
+      do { loaded = try ClientFiles.load(source.path) } catch {
+        Terminal.writeError("mailcred: \(error.description)")
+        tally.fail(.configurationError)
+        return
+      }
+      // neomutt's sourced files, loaded once: a secret in one of them is moved in that file.
+      var sourced: [String: ClientFiles.Loaded] = [source.path: loaded]
+      defer { for key in sourced.keys { sourced[key]?.file.wipe() } }
+      let items = ImportPlan.items(in: loaded.file, client: source.client) { path in
+        guard let file = try? ClientFiles.load(ClientFiles.expandingTilde(path)) else { return nil }
+        sourced[file.path] = file
+        return file.file
+      }
+      if items.isEmpty {
+        note("\(source.path): no plaintext secret to import")
+        return
+      }
+      var paths: [String] = []
+      for item in items where !paths.contains(item.plaintext.path) { paths.append(item.plaintext.path) }
+      for path in paths {
+        guard let home = sourced[path] else { continue }
+        await importItems(items.filter { $0.plaintext.path == path }, in: home, store: store, tally: &tally)
+      }
+    }
+
+    /// Stores the items of one file, then rewrites that file once.
+    private func importItems(_ items: [ImportItem], in loaded: ClientFiles.Loaded, store: CredentialStore, tally: inout Tally) async {
+      let path = loaded.path
+      // Made before anything is stored: a read-only directory fails here, with nothing changed.
+      var replacement: ClientFiles.Replacement? = nil
+      if !dryRun {
+        do { replacement = try ClientFiles.Replacement(for: path) } catch {
+          Terminal.writeError("mailcred: \(error.description)")
+          tally.fail(.configurationError)
+          return
+        }
+      }
+      var moved: [ImportItem] = []
+      for item in items {
+        let location = "\(path):\(item.plaintext.line)"
+        if dryRun {
+          Terminal.writeOut("\(location): would store \(item.name) and write: \(item.replacementLine)\n")
+          if let inserted = item.insertedLine { Terminal.writeOut("\(location): and add after it: \(inserted)\n") }
+          if let appended = item.appendedText { Terminal.writeOut("\(path): and add at the end: \(appended.split(separator: "\n").joined(separator: " "))\n") }
+          tally.rewritten += 1
+          continue
+        }
+        if await move(item, file: loaded.file, store: store, tally: &tally) { moved.append(item) }
+      }
+      guard let replacement else { return }
+      guard !moved.isEmpty else {
+        replacement.discard()
+        return
+      }
+      // The file must still be the one read: an editor saving meanwhile would lose its change otherwise.
+      guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
+        replacement.discard()
+        Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
+        tally.fail(.temporaryFailure)
+        return
+      }
+      again.file.wipe()
+      var rewritten = ImportPlan.rewrite(loaded.file, items: moved)
+      defer { rewritten.wipe() }
+      do {
+        try ImportJournal.record(moved, file: loaded.file, path: replacement.target)
+        try replacement.commit(rewritten.bytes, mode: loaded.facts.mode)
+      } catch {
+        replacement.discard()
+        Terminal.writeError("mailcred: \(error.description) (the secrets are stored and still in the file)")
+        tally.fail(.configurationError)
+        return
+      }
+      tally.files += 1
+      tally.rewritten += moved.count
+      for item in moved {
+        Terminal.writeOut("\(path):\(item.plaintext.line): \(item.replacementLine)\n")
+        if let inserted = item.insertedLine { Terminal.writeOut("\(path):\(item.plaintext.line + 1): \(inserted)\n") }
+        if let appended = item.appendedText { Terminal.writeOut("\(path): added \(appended.split(separator: "\n").joined(separator: " "))\n") }
+      }
+    }
+
+    /// Stores one secret (or finds it stored already) and reads it back; true when the line may go.
+    private func move(_ item: ImportItem, file: ConfigFile, store: CredentialStore, tally: inout Tally) async -> Bool {
+      let location = "\(item.plaintext.path):\(item.plaintext.line)"
+      func skip(_ why: String, _ status: ExitStatus = .dataError) -> Bool {
+        Terminal.writeError("mailcred: \(location): \(why); left as it was")
+        tally.skipped += 1
+        tally.fail(status)
+        return false
+      }
+      guard let user = item.account.user?.value, !user.isEmpty else { return skip("account '\(item.account.name)' has no user") }
+      guard let endpoint = ImportPlan.endpoint(of: item.account) else { return skip("account '\(item.account.name)' has no host (or uses a Tunnel)") }
+      let secret = item.plaintext.secret(in: file)
+      defer { secret.wipe() }
+      if secret.isEmpty { return skip("the \(item.plaintext.keyword) is empty") }
+      if !secret.isValidUTF8 || secret.bytes.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+        return skip("the \(item.plaintext.keyword) holds control characters or is not UTF-8")
+      }
+      let provider = ImportPlan.provider(of: item.account)
+      var credential = Credential(
+        account: item.name, kind: provider?.defaultKind == .appPassword ? .appPassword : .password, user: user,
+        smtp: endpoint.proto == .smtp ? endpoint : nil, imap: endpoint.proto == .imap ? endpoint : nil,
+        provider: provider?.id, created: now())
+      do {
+        let existing = try store.entries(account: item.name).filter { $0.credential.state == .current }
+        if let entry = existing.first {
+          // Already stored (a second client of the same account, or an import interrupted before the
+          // rewrite): only the very same user and secret may be reused.
+          let stored = try store.secret(of: entry)
+          defer { stored.wipe() }
+          guard entry.credential.user == user, stored == secret else {
+            return skip("mailcred account '\(item.name)' exists with another user or secret (rename the client account or `mailcred remove \(item.name)`)")
+          }
+          var merged = entry.credential
+          if endpoint.proto == .smtp, merged.smtp == nil { merged.smtp = endpoint }
+          if endpoint.proto == .imap, merged.imap == nil { merged.imap = endpoint }
+          if merged != entry.credential { try store.update(entry, to: merged) }
+          note("\(location): already stored as \(item.name)")
+          tally.reused += 1
+          return true
+        }
+        if !noCheck {
+          var options = live
+          if options.caFile == nil { options.caFile = item.account.caFile }
+          let results = await verify(credential, secret: secret, options: options)
+          if let rejection = results.first(where: { $0.verdict.isRejection }) {
+            printResult(rejection, account: item.name, provider: provider)
+            Terminal.writeError("mailcred: \(location): the server rejected this secret: not imported, left as it was")
+            tally.refused += 1
+            tally.fail(rejection.verdict.exitStatus)
+            return false
+          }
+          for result in results where result.verdict != .ok {
+            printResult(result, account: item.name, provider: provider)
+            warn("\(item.name) stored without a successful check (\(result.verdict.rawValue)); run `mailcred check \(item.name)` later")
+          }
+          credential.checked = now()
+          credential.checkResult = worst(results)?.rawValue
+        }
+        try store.add(credential, secret: secret, replace: false)
+        // Only a secret that reads back identical may leave the file.
+        let readBack = try store.secret(account: item.name)
+        defer { readBack.wipe() }
+        guard readBack == secret else { return skip("the keyring returned a different secret for \(item.name)", .keyringUnavailable) }
+      } catch {
+        return skip("\(error.description)", error.exitStatus)
+      }
+      note("\(location): stored as \(item.name) (\(user) on \(endpoint.hostAndPort))")
+      tally.stored += 1
+      return true
+    }
+  }
+}
