@@ -120,25 +120,30 @@ public struct GitCredentialHelper: Sendable {
     do { accepted = try SecretRules.accept(secret, keepWhitespace: true) } catch { throw .input(error) }
     let expires = expiry(request)
 
-    if let entry = try mailMatch(target) {
-      // What git reports back for an oauth2 credential is the access token we gave it, not a new secret.
-      if entry.credential.kind == .oauth2 { return .unchanged(entry.credential.account) }
-      let stored = try store.secret(of: entry)
-      if stored == accepted.secret {
-        if let expires, entry.credential.expires != expires {
-          var credential = entry.credential
-          credential.expires = expires
-          try store.update(entry, to: credential)
+    if let found = try mailMatch(target) {
+      // Compare and write as one writer of the account: what was read before the lock may be stale.
+      return try store.writing(account: found.credential.account) { () throws(MailcredError) in
+        let entry = (try? store.current(account: found.credential.account)) ?? found
+        // What git reports back for an oauth2 credential is the access token we gave it, not a new secret.
+        if entry.credential.kind == .oauth2 { return .unchanged(entry.credential.account) }
+        let stored = try? store.secret(of: entry)
+        if let stored, stored == accepted.secret {
+          if let expires, entry.credential.expires != expires {
+            var credential = entry.credential
+            credential.expires = expires
+            try store.update(entry, to: credential)
+          }
+          return .unchanged(entry.credential.account)
         }
-        return .unchanged(entry.credential.account)
+        var credential = entry.credential
+        credential.state = .current
+        credential.created = now
+        credential.expires = expires
+        credential.checked = nil
+        credential.checkResult = nil
+        try store.add(credential, secret: accepted.secret, replace: true)
+        return .updated(credential.account)
       }
-      var credential = entry.credential
-      credential.created = now
-      credential.expires = expires
-      credential.checked = nil
-      credential.checkResult = nil
-      try store.add(credential, secret: accepted.secret, replace: true)
-      return .updated(credential.account)
     }
 
     let port = target.endpoint.port
