@@ -98,12 +98,19 @@ enum Terminal {
     var saved = termios()
     let haveTermios = tcgetattr(fd, &saved) == 0
     if haveTermios {
+      // Ctrl-C, a closed terminal or a kill while echo is off must not leave the user's terminal mute.
+      EchoRestore.arm(fd: fd, saved: saved)
       var quiet = saved
       quiet.c_lflag &= ~tcflag_t(ECHO)
       quiet.c_lflag |= tcflag_t(ECHONL)
       _ = tcsetattr(fd, TCSAFLUSH, &quiet)
     }
-    defer { if haveTermios { _ = tcsetattr(fd, TCSANOW, &saved) } }
+    defer {
+      if haveTermios {
+        _ = tcsetattr(fd, TCSANOW, &saved)
+        EchoRestore.disarm()
+      }
+    }
     writeAll(fd, Array(prompt.utf8))
     return try readSecretLine(fd: fd)
   }
@@ -123,5 +130,40 @@ enum Terminal {
   static var basenameOfArgv0: String {
     let path = CommandLine.arguments.first ?? "mailcred"
     return path.split(separator: "/").last.map(String.init) ?? path
+  }
+}
+
+/// Restores the terminal's saved settings when SIGINT, SIGTERM or SIGHUP arrives during a hidden prompt,
+/// then lets the signal do what it would have done (the process ends with it). A signal handler may only
+/// use async-signal-safe calls and no Swift captures: the state lives in globals set before echo goes off.
+private enum EchoRestore {
+  nonisolated(unsafe) static var fd: Int32 = -1
+  nonisolated(unsafe) static var saved = termios()
+  static let signals = [SIGINT, SIGTERM, SIGHUP]
+
+  static func arm(fd: Int32, saved: termios) {
+    Self.saved = saved
+    Self.fd = fd
+    for number in signals {
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = { number in
+        if EchoRestore.fd >= 0 { _ = tcsetattr(EchoRestore.fd, TCSANOW, &EchoRestore.saved) }
+        signal(number, SIG_DFL)
+        raise(number)
+      }
+      sigemptyset(&action.sa_mask)
+      action.sa_flags = 0
+      sigaction(number, &action, nil)
+      // A parent (a test runner, a service manager) may have blocked them: a prompt must be interruptible.
+      var set = sigset_t()
+      sigemptyset(&set)
+      sigaddset(&set, number)
+      pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+  }
+
+  static func disarm() {
+    fd = -1
+    for number in signals { signal(number, SIG_DFL) }
   }
 }

@@ -35,6 +35,17 @@ extension RealKeyringTests {
       try Harness.mailcred(["remove", account, "--yes"])
     }
 
+    @Test func ctrlCAtTheHiddenPromptEndsWithEchoBackOnAndNothingStored() throws {
+      let account = Harness.uniqueName("ttyint")
+      let run = try onTerminal(
+        ["add", account, "--user", "t@example.test", "--smtp", "127.0.0.1:2525", "--no-check"],
+        [Self.expect("Secret for \(account)"), Self.send("half-typed"), Self.send("\u{03}")])
+      #expect(run.screen.contains("exit: -2") || run.screen.contains("exit: 130"), "ended by SIGINT: \(run.screen)")
+      #expect(run.screen.contains("echo: on"), "the terminal was left without echo: \(run.screen)")
+      #expect(!run.screen.contains("half-typed"))
+      #expect(try Harness.mailcred(["get", account]).status == 67)
+    }
+
     @Test func twoDifferentEntriesAreRefusedAndNothingIsStored() throws {
       let account = Harness.uniqueName("ttymismatch")
       let run = try onTerminal(
