@@ -291,10 +291,3 @@ extension MailcredDate {
   var wholeSeconds: MailcredDate { MailcredDate(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
 }
 
-/// Starts a program (xdg-open) without waiting: some browsers stay in the foreground of their opener.
-func spawnDetached(_ program: String, _ arguments: [String]) -> Bool {
-  var pid: pid_t = 0
-  let argv = ([program] + arguments).map { strdup($0) } + [nil]
-  defer { for pointer in argv { free(pointer) } }
-  return posix_spawnp(&pid, program, nil, nil, argv, environ) == 0
-}

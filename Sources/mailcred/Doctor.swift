@@ -198,36 +198,6 @@ func installedMbsyncVersion() -> (Int, Int)? {
   return parts.count >= 2 ? (parts[0], parts[1]) : nil
 }
 
-/// The stdout of a program found on PATH (never given a secret), at most 64 KiB; nil when it fails.
-func captureOutput(_ program: String, _ arguments: [String]) -> String? {
-  var pipeFDs: [Int32] = [0, 0]
-  guard pipe(&pipeFDs) == 0 else { return nil }
-  var actions = posix_spawn_file_actions_t()
-  posix_spawn_file_actions_init(&actions)
-  defer { posix_spawn_file_actions_destroy(&actions) }
-  posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], STDOUT_FILENO)
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
-  posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
-  var pid: pid_t = 0
-  let argv = ([program] + arguments).map { strdup($0) } + [nil]
-  defer { for pointer in argv { free(pointer) } }
-  let spawned = posix_spawnp(&pid, program, &actions, nil, argv, environ)
-  close(pipeFDs[1])
-  defer { close(pipeFDs[0]) }
-  guard spawned == 0 else { return nil }
-  var output: [UInt8] = []
-  var chunk = [UInt8](repeating: 0, count: 4096)
-  while output.count < 65536 {
-    let n = read(pipeFDs[0], &chunk, chunk.count)
-    if n < 0 && errno == EINTR { continue }
-    if n <= 0 { break }
-    output += chunk[..<n]
-  }
-  var status: Int32 = 0
-  while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-  return status == 0 ? String(decoding: output, as: UTF8.self) : nil
-}
-
 /// ~/.netrc, ~/.authinfo and git's credential store: read by doctor for mail servers' passwords.
 enum NetrcSources {
   static func isShared(_ target: String) -> Bool {
