@@ -35,6 +35,11 @@ struct Mailcred: AsyncParsableCommand {
       arguments.insert("credential-helper", at: 0)
     }
     do {
+      // The git helper's `get` (and `store`/`erase`), likewise without the command tree.
+      if arguments.count == 2, arguments[0] == "credential-helper", ["get", "store", "erase"].contains(arguments[1]) {
+        try CredentialHelper.serve(arguments[1])
+        Glibc.exit(0)
+      }
       var command = try parseAsRoot(arguments)
       if var asyncCommand = command as? AsyncParsableCommand {
         try await asyncCommand.run()
