@@ -4,8 +4,8 @@
 Runs whole processes, the commands alternating run by run (so a load change on the machine hits all of
 them alike), and reports for each the median wall time, the median CPU time (user + system of the process
 and its children, from wait4), and the peak RSS. Each command is one shell-free argv, words separated by
-spaces (no quoting: the bench's commands need none). stdout goes to /dev/null; with --stdin each run reads
-FILE. A command that exits non-zero is reported, not hidden (the bench prints its status).
+spaces (no quoting: the bench's commands need none). stdout and stderr go to /dev/null (secret-tool
+search writes every item there); with --stdin each run reads FILE. A command's exit statuses are reported.
 """
 import argparse, json, os, statistics, sys, time
 
@@ -18,6 +18,7 @@ def run_once(argv, stdin_path):
     if pid == 0:
         os.dup2(stdin, 0)
         os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
         try:
             os.execvp(argv[0], argv)
         finally:
