@@ -328,8 +328,25 @@ final class ResultRecorder: Sendable {
       return s.waiting[item] == 0 ? s.collected[item] : nil
     }
     guard let complete, let entry = entries[item] else { return }
+    if Self.alreadyRecorded(complete, on: entry.credential, at: time) { return }
     let (store, time) = (self.store, self.time)
     queue.async { record(complete, on: entry, at: time, store: store) }
+  }
+
+  /// A result the item already holds, recorded less than this long ago, is not written again.
+  static let unchangedRecordInterval: Double = 3600
+
+  /// Whether writing `results` would only move `checked` forward by less than `unchangedRecordInterval`:
+  /// every write makes gnome-keyring re-encrypt and rewrite its whole file (~12-25 ms at 100 items, one
+  /// write at a time), which for 100 credentials costs longer than the checks themselves — and an audit
+  /// run every few minutes by a monitoring system would rewrite the keyring file 100 times each run.
+  /// An oauth2 credential is always recorded (its refresh time goes with it).
+  static func alreadyRecorded(_ results: [CheckResult], on credential: Credential, at time: MailcredDate) -> Bool {
+    guard credential.kind != .oauth2, let verdict = worst(results), credential.checkResult == verdict.rawValue,
+      let last = credential.checked
+    else { return false }
+    let age = time.timeIntervalSince(last)
+    return age >= 0 && age < unchangedRecordInterval
   }
 
   /// Returns when every queued write is done.
