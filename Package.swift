@@ -12,7 +12,9 @@ let package = Package(
   targets: [
     // C boundaries: one system-library target per C library, shims only for what Swift cannot import.
     .systemLibrary(name: "CGLib", pkgConfig: "gio-2.0", providers: [.apt(["libglib2.0-dev"])]),
-    .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+    // OpenSSL's headers, but no link to libssl/libcrypto: lazy.c dlopen()s libssl on first use, so the
+    // commands that never speak TLS (`get`, `list`, the git helper) never map it. Needs libssl-dev.
+    .target(name: "COpenSSL"),
     // prctl(2) is variadic and cannot be called from Swift.
     .systemLibrary(name: "CProcess"),
 
@@ -35,7 +37,10 @@ let package = Package(
     .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
     .testTarget(
       name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
-    .testTarget(name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore"]),
+    // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.
+    .testTarget(
+      name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore"],
+      linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
     .testTarget(
       name: "MailcredIntegrationTests",
       dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"]

@@ -180,6 +180,7 @@ public enum OAuthCrypto {
 
   /// SHA-256 through OpenSSL's EVP interface.
   public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    if let missing = mailcred_openssl_load() { fatalError(String(cString: missing)) }
     var digest = [UInt8](repeating: 0, count: 32)
     var length: UInt32 = 0
     let ok = digest.withUnsafeMutableBufferPointer { out in

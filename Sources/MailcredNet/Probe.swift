@@ -31,7 +31,7 @@ let probeGreetingLimit = 1.5
 private final class ProbeTLSContext: @unchecked Sendable {
   let context: OpaquePointer?
   init() {
-    context = SSL_CTX_new(TLS_client_method())
+    context = mailcred_openssl_load() == nil ? SSL_CTX_new(TLS_client_method()) : nil
     if let context { SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil) }
   }
 }

@@ -14,6 +14,8 @@ final class TLSClientContext: @unchecked Sendable {
   let context: OpaquePointer
 
   init(caFile: String?) throws(NetError) {
+    // OpenSSL is loaded here, on first use (see COpenSSL/lazy.c): a system without it fails this check only.
+    if let missing = mailcred_openssl_load() { throw .tls(String(cString: missing)) }
     ERR_clear_error()
     guard let context = SSL_CTX_new(TLS_client_method()) else { throw openSSLError("SSL_CTX_new") }
     self.context = context

@@ -28,8 +28,11 @@ extension Mailcred {
     @Option(name: .customLong("crit-days"), help: "With --format nagios: CRITICAL for credentials expiring within this many days (WARNING within --warn-days).")
     var critDays: Int = NagiosReport.defaultCriticalDays
 
-    @Option(help: "How many checks run at once.")
-    var jobs: Int = 32
+    @Option(help: "How many checks (and OAuth2 refreshes) run at once, in all.")
+    var jobs: Int = CheckLimits.defaultTotal
+
+    @Option(name: .customLong("per-mailbox"), help: ArgumentHelp("How many checks run at once for one user at one server (host:port).", valueName: "N"))
+    var perMailbox: Int = CheckLimits.defaultPerMailbox
 
     @Flag(help: "Only look at expiry dates; make no connection.")
     var offline = false
@@ -44,6 +47,7 @@ extension Mailcred {
 
     func validate() throws {
       if jobs < 1 || jobs > 1024 { throw ValidationError("--jobs takes 1 to 1024") }
+      if perMailbox < 1 || perMailbox > 1024 { throw ValidationError("--per-mailbox takes 1 to 1024") }
       if warnDays < 0 || warnDays > 3660 { throw ValidationError("--warn-days takes 0 to 3660") }
       if critDays < 0 || critDays > warnDays { throw ValidationError("--crit-days takes 0 to --warn-days (\(warnDays))") }
       if json, let format, format != .json { throw ValidationError("--json is --format json: give one of them") }
@@ -107,27 +111,97 @@ extension Mailcred {
     }
 
     /// Checks every current credential and records each one's result on its item; results keyed by item id.
+    /// Everything starts at once under `--jobs` and `--per-mailbox` (CheckGate): the password checks, and
+    /// each oauth2 credential's refresh followed by its own checks, so a slow token endpoint delays only
+    /// the credentials that use it.
     private func checkEveryCredential(
       _ entries: [CredentialStore.Entry], store: CredentialStore, recordingAt time: MailcredDate
     ) async throws -> [String: [CheckResult]] {
       let checked = entries.filter { $0.credential.state == .current && !$0.item.locked }
-      // oauth2 credentials get a fresh access token first; a refused grant is their result.
-      let prepared = try prepareChecks(checked.map { ($0.item.id, $0) }, store: store, live: live, proto: nil)
-      let (jobsList, owners) = (prepared.jobs, prepared.owners)
+      // Refreshes and result records now overlap: one keyring call at a time keeps the D-Bus session safe.
+      let store = CredentialStore(keyring: SerializedKeyring(store.keyring), locker: store.locker)
+      // Password secrets are read before any connection (a keyring failure stops the audit before it began).
+      let passwords = try prepareChecks(
+        checked.filter { $0.credential.kind != .oauth2 }.map { ($0.item.id, $0) }, store: store, live: live, proto: nil)
+      let grants = checked.filter { $0.credential.kind == .oauth2 }
       let recorder = ResultRecorder(checked, store: store, time: time)
-      for (item, result) in prepared.settled { recorder.add(result, item: item) }
-      let itemOfJob = owners
-      let progress = Terminal.stderrIsTTY && outputFormat == .table ? ProgressLine(total: jobsList.count) : nil
+      let total = passwords.jobs.count + grants.reduce(0) { $0 + $1.credential.endpoints.count }
+      let progress = Terminal.stderrIsTTY && outputFormat == .table ? ProgressLine(total: total) : nil
       progress?.show(0)
-      let results = await checkAll(
-        jobsList, concurrency: jobs, options: live.netOptions,
-        finished: { index, result in recorder.add(result, item: itemOfJob[index]) },
-        progress: { done in progress?.show(done) })
+      let collected = Collected(checked, recorder: recorder, progress: progress)
+      let gate = CheckGate(CheckLimits(total: jobs, perMailbox: perMailbox))
+      let (options, live) = (live.netOptions, live)
+      await withTaskGroup(of: Void.self) { group in
+        for (item, job) in zip(passwords.owners, passwords.jobs) {
+          group.addTask { collected.add(await gate.check(job, options: options), item: item) }
+        }
+        for entry in grants {
+          group.addTask {
+            // The refresh (a blocking HTTPS exchange) holds one slot of the global bound, on its own thread.
+            let prepared = await gate.run(key: "oauth2 \(entry.item.id)") {
+              await onThreadOfItsOwn {
+                Result { () throws(ExitCode) in try prepareChecks([(entry.item.id, entry)], store: store, live: live, proto: nil) }
+              }
+            }
+            guard case .success(let prepared) = prepared else {
+              if case .failure(let code) = prepared { collected.fail(code) }
+              return
+            }
+            for (item, result) in prepared.settled { collected.add(result, item: item) }
+            await withTaskGroup(of: Void.self) { checks in
+              for (item, job) in zip(prepared.owners, prepared.jobs) {
+                checks.addTask { collected.add(await gate.check(job, options: options), item: item) }
+              }
+            }
+          }
+        }
+      }
+      for (item, result) in passwords.settled { collected.add(result, item: item) }
       recorder.waitUntilWritten()
       progress?.clear()
-      var byItem: [String: [CheckResult]] = [:]
-      for (item, result) in prepared.owned(results) { byItem[item, default: []].append(result) }
-      return byItem
+      return try collected.results()
+    }
+
+    /// Results as they arrive from concurrent checks: recorded, counted for the progress line, and kept.
+    private final class Collected: Sendable {
+      private struct State {
+        var done = 0
+        var byItem: [String: [CheckResult]] = [:]
+        var failure: ExitCode?
+      }
+      private let state = Mutex(State())
+      private let recorder: ResultRecorder
+      private let progress: ProgressLine?
+      private let endpoints: [String: [Endpoint]]
+
+      init(_ entries: [CredentialStore.Entry], recorder: ResultRecorder, progress: ProgressLine?) {
+        self.recorder = recorder
+        self.progress = progress
+        endpoints = Dictionary(entries.map { ($0.item.id, $0.credential.endpoints) }, uniquingKeysWith: { first, _ in first })
+      }
+
+      func add(_ result: CheckResult, item: String) {
+        recorder.add(result, item: item)
+        state.withLock { s in
+          s.byItem[item, default: []].append(result)
+          s.done += 1
+          progress?.show(s.done)  // under the lock: one at a time, in order
+        }
+      }
+
+      func fail(_ code: ExitCode) { state.withLock { s in s.failure = s.failure ?? code } }
+
+      func results() throws(ExitCode) -> [String: [CheckResult]] {
+        let (byItem, failure) = state.withLock { ($0.byItem, $0.failure) }
+        if let failure { throw failure }
+        // In the credential's endpoint order (as stored), whatever order the servers answered in.
+        var ordered: [String: [CheckResult]] = [:]
+        for (item, results) in byItem {
+          let order = endpoints[item] ?? []
+          ordered[item] = results.sorted { (order.firstIndex(of: $0.endpoint) ?? .max) < (order.firstIndex(of: $1.endpoint) ?? .max) }
+        }
+        return ordered
+      }
     }
 
     private func printTable(_ rows: [AuditRow], now time: MailcredDate) {
@@ -254,8 +328,25 @@ final class ResultRecorder: Sendable {
       return s.waiting[item] == 0 ? s.collected[item] : nil
     }
     guard let complete, let entry = entries[item] else { return }
+    if Self.alreadyRecorded(complete, on: entry.credential, at: time) { return }
     let (store, time) = (self.store, self.time)
     queue.async { record(complete, on: entry, at: time, store: store) }
+  }
+
+  /// A result the item already holds, recorded less than this long ago, is not written again.
+  static let unchangedRecordInterval: Double = 3600
+
+  /// Whether writing `results` would only move `checked` forward by less than `unchangedRecordInterval`:
+  /// every write makes gnome-keyring re-encrypt and rewrite its whole file (~12-25 ms at 100 items, one
+  /// write at a time), which for 100 credentials costs longer than the checks themselves — and an audit
+  /// run every few minutes by a monitoring system would rewrite the keyring file 100 times each run.
+  /// An oauth2 credential is always recorded (its refresh time goes with it).
+  static func alreadyRecorded(_ results: [CheckResult], on credential: Credential, at time: MailcredDate) -> Bool {
+    guard credential.kind != .oauth2, let verdict = worst(results), credential.checkResult == verdict.rawValue,
+      let last = credential.checked
+    else { return false }
+    let age = time.timeIntervalSince(last)
+    return age >= 0 && age < unchangedRecordInterval
   }
 
   /// Returns when every queued write is done.
@@ -278,3 +369,7 @@ enum AuditFormat: String, ExpressibleByArgument, CaseIterable {
 enum MailcredCLI {
   static func table(_ header: [String], _ rows: [[String]]) -> String { mailcred.table(header, rows) }
 }
+
+// Its members are all Sendable (jobs, owners, results); a checked conformance would have to sit beside
+// the declaration in OAuthSupport.swift.
+extension PreparedChecks: @unchecked Sendable where Owner: Sendable {}

@@ -21,7 +21,11 @@ extension Mailcred {
     @Argument(help: "get, store or erase; anything else is ignored, as git asks of helpers.")
     var operation: String
 
-    func run() throws {
+    func run() throws { try Self.serve(operation) }
+
+    /// The whole helper, also called directly by `main` for `git-credential-mailcred get` (git runs it
+    /// for every fetch and push): no argument parser.
+    static func serve(_ operation: String) throws {
       guard ["get", "store", "erase"].contains(operation) else { return }
       var input = try readInput()
       defer { wipe(&input) }
@@ -53,7 +57,7 @@ extension Mailcred {
     }
 
     /// All of stdin, bounded: git sends a few short lines; anything huge is an error, not a crash.
-    private func readInput() throws(ExitCode) -> [UInt8] {
+    private static func readInput() throws(ExitCode) -> [UInt8] {
       var input: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 4096)
       let limit = 1 << 20

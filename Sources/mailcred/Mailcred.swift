@@ -36,6 +36,12 @@ struct Mailcred: AsyncParsableCommand {
       arguments.insert("credential-helper", at: 0)
     }
     do {
+      // The git helper's `get` (every fetch and push), likewise without the command tree. store and erase
+      // keep the parser's path: they are rare, and their timing is what WriterConcurrencyTests exercises.
+      if arguments.count == 2, arguments[0] == "credential-helper", arguments[1] == "get" {
+        try CredentialHelper.serve("get")
+        Glibc.exit(0)
+      }
       var command = try parseAsRoot(arguments)
       if var asyncCommand = command as? AsyncParsableCommand {
         try await asyncCommand.run()

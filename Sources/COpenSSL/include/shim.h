@@ -1,8 +1,17 @@
 // The system OpenSSL as MailcredNet uses it. Only MailcredNet imports this module.
+//
+// Declarations come from OpenSSL's own headers, but nothing links libssl or libcrypto: lazy.c defines each
+// function MailcredNet calls as a forwarder that dlopen()s libssl on first use. `mailcred get`, `list` and
+// the git helper never touch TLS, so they never map OpenSSL (nor pay its relocations and initialisers).
 #include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+// Loads libssl (and through it libcrypto) once per process. NULL when loaded, else why it could not be —
+// callers ask before their first OpenSSL call so that a missing library is an error, not an abort.
+const char *mailcred_openssl_load(void);
 
 // Callable stand-ins for OpenSSL's function-like macros, which Swift cannot import.
 
