@@ -20,6 +20,9 @@ public struct OpenBaoSettings: Sendable, Equatable {
   public var namespace: String?
   /// Seconds for each request (resolving, connecting, TLS, the whole answer).
   public var timeout: Double = 10
+  /// Concurrent requests of a search (LIST of every account, metadata reads): 1,000 items are then
+  /// 1,000/jobs round trips deep instead of 1,000.
+  public var jobs = 16
   /// A file holding a token (`bao login` writes ~/.vault-token).
   public var tokenFile: String?
   /// AppRole: files holding role_id and secret_id (mode 600), and the auth mount (`approle`).

@@ -16,8 +16,7 @@ import MailcredCore
 public struct OpenBaoKeyring: Keyring {
   let api: OpenBaoAPI
   public var settings: OpenBaoSettings { api.settings }
-  /// Concurrent metadata reads of a search.
-  public var width = 16
+  var width: Int { max(1, settings.jobs) }
 
   public init(settings: OpenBaoSettings) { api = OpenBaoAPI(settings: settings) }
 

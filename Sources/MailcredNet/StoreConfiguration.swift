@@ -17,6 +17,7 @@ import MailcredCore
 ///   secret-id-file = /etc/mailcred/secret-id
 ///   approle-mount = approle
 ///   timeout = 10                           (seconds per request; also MAILCRED_STORE_TIMEOUT)
+///   jobs = 16                              (concurrent requests of list/audit; also MAILCRED_STORE_JOBS)
 public enum StoreConfiguration {
   public enum Choice: Sendable, Equatable {
     case secretService
@@ -25,6 +26,7 @@ public enum StoreConfiguration {
 
   public static let keys: Set<String> = [
     "store", "ca-file", "namespace", "token-file", "role-id-file", "secret-id-file", "approle-mount", "timeout",
+    "jobs",
   ]
 
   /// The `key = value` pairs of a config file; unknown keys and malformed lines are errors (a typo must
@@ -59,6 +61,10 @@ public enum StoreConfiguration {
     if let text = env("MAILCRED_STORE_TIMEOUT") ?? values["timeout"] {
       guard let seconds = Double(text), seconds > 0 else { throw .failed("store timeout '\(text)' is not a number of seconds") }
       settings.timeout = seconds
+    }
+    if let text = env("MAILCRED_STORE_JOBS") ?? values["jobs"] {
+      guard let jobs = Int(text), (1...256).contains(jobs) else { throw .failed("store jobs '\(text)' is not a number from 1 to 256") }
+      settings.jobs = jobs
     }
     if (settings.roleIDFile == nil) != (settings.secretIDFile == nil) {
       throw .failed("\(file): AppRole needs both role-id-file and secret-id-file")
