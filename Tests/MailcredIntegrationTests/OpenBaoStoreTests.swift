@@ -134,12 +134,112 @@ extension RealKeyringTests {
           outputs[index] = output
           lock.unlock()
         }
-        for output in [outputs[0], outputs[1]] { #expect(output?.status == 0, "rotate: \(output?.stderr ?? "did not run")") }
+        // Exactly one wins or both do one after the other; a loser is told to try again (75) and changed
+        // nothing. Never two current items, never a leftover pending one, never a lost secret.
+        let statuses = [outputs[0]?.status, outputs[1]?.status]
+        for output in [outputs[0], outputs[1]] {
+          #expect(output?.status == 0 || output?.status == 75, "rotate: \(output?.stderr ?? "did not run")")
+        }
+        #expect(statuses.contains(0))
         #expect(try storedStates("shared") == ["current"], "round \(round)")
         let got = try mailcred(["get", "shared"], as: machines[0]).stdout
-        #expect(secrets.map { $0 + "\n" }.contains(got))
+        let winners = secrets.indices.filter { statuses[$0] == 0 }.map { secrets[$0] + "\n" }
+        #expect(winners.contains(got), "round \(round): the current secret is not one a successful rotation stored")
       }
       try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// The issue's story: one relay password on two servers. Each server logs in with its own AppRole
+    /// (role-id and secret-id files, mode 600) whose policy reads the relay account only; msmtp takes the
+    /// password with `passwordeval "mailcred get relay"`; an admin rotates once; both servers' next sends use
+    /// the new secret (the old one no longer works on Dovecot).
+    @Test func twoServersWithAppRoleSendThroughMsmtpAndFollowOneCentralRotation() throws {
+      let user = Harness.uniqueName("relay") + "@example.test"
+      let old = "old-\(Harness.canary)-\(UInt32.random(in: 0...UInt32.max))"
+      let new = "new-\(Harness.canary)-\(UInt32.random(in: 0...UInt32.max))"
+      try setPassword(user, old)
+      try setPassword(user, new, second: true)
+      try add("relay", user: user, secret: old)
+
+      let mount = "approle-\(prefix)"
+      try #require(try Harness.bao(["auth", "enable", "-path=\(mount)", "approle"]).status == 0)
+      let policy = """
+        path "secret/data/\(prefix)/relay/*" { capabilities = ["read"] }
+        path "secret/metadata/\(prefix)/relay/*" { capabilities = ["read", "list"] }
+        """
+      try #require(try Harness.bao(["policy", "write", "relay-reader-\(prefix)", "-"], stdin: policy).status == 0)
+
+      var servers: [(ws: ClientWorkspace, env: [String: String?])] = []
+      for name in ["web1", "web2"] {
+        let ws = try ClientWorkspace("fleet-\(name)")
+        let role = "\(name)-\(prefix)"
+        try #require(try Harness.bao(["write", "auth/\(mount)/role/\(role)", "token_policies=relay-reader-\(prefix)", "token_ttl=10m"]).status == 0)
+        let roleID = try Harness.bao(["read", "-field=role_id", "auth/\(mount)/role/\(role)/role-id"])
+        let secretID = try Harness.bao(["write", "-f", "-field=secret_id", "auth/\(mount)/role/\(role)/secret-id"])
+        try #require(roleID.status == 0 && secretID.status == 0, "\(roleID.stderr) \(secretID.stderr)")
+        let roleFile = try ws.write("etc/role-id", roleID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
+        let secretFile = try ws.write("etc/secret-id", secretID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
+        try ws.write(
+          "config/mailcred/config",
+          "store = \(store)\nca-file = \(Harness.openBaoCA)\nrole-id-file = \(roleFile)\nsecret-id-file = \(secretFile)\napprole-mount = \(mount)\n")
+        try FileManager.default.createDirectory(atPath: ws.path + "/runtime", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var env = ws.environment
+        env["XDG_CONFIG_HOME"] = ws.path + "/config"
+        env["XDG_RUNTIME_DIR"] = ws.path + "/runtime"
+        env["MAILCRED_STORE"] = nil
+        env["BAO_TOKEN"] = nil
+        try ws.write("msmtprc", """
+          defaults
+          tls on
+          tls_trust_file \(Harness.caFile)
+
+          account relay
+          host 127.0.0.1
+          port \(Harness.submissionPort)
+          tls_starttls on
+          auth on
+          user \(user)
+          from \(user)
+          passwordeval "mailcred get relay"
+
+          """)
+        servers.append((ws, env))
+      }
+
+      func send(_ server: (ws: ClientWorkspace, env: [String: String?]), _ marker: String) throws -> Harness.Output {
+        let sent = try Harness.run(
+          "/usr/bin/setsid", ["-w", "/usr/bin/msmtp", "-C", server.ws.path + "/msmtprc", "-a", "relay", "--", "rcpt@example.test"],
+          stdin: Mail.message(from: user, to: "rcpt@example.test", marker: marker), environment: server.env)
+        expectNoLeak(sent, "msmtp")
+        return sent
+      }
+
+      for (index, server) in servers.enumerated() {
+        let marker = Mail.marker("fleet-before-\(index)")
+        let sent = try send(server, marker)
+        #expect(sent.status == 0, "msmtp before rotation: \(sent.stderr)")
+        #expect(Mail.delivered(marker) != nil)
+        // The server's token reads; it cannot write.
+        let refused = try Harness.mailcred(["rotate", "relay", "--no-check", "--password-stdin"], stdin: "x-\(Harness.canary)\n", environment: server.env)
+        #expect(refused.status == 77, "\(refused.stderr)")
+      }
+
+      let rotated = try mailcred(["rotate", "relay", "--password-stdin"] + live, stdin: new + "\n")
+      try #require(rotated.status == 0, "rotate: \(rotated.stderr)")
+      // The old secret is revoked at the provider: only the new one authenticates now.
+      try setPassword(user, new)
+
+      for (index, server) in servers.enumerated() {
+        let marker = Mail.marker("fleet-after-\(index)")
+        let sent = try send(server, marker)
+        #expect(sent.status == 0, "msmtp after rotation: \(sent.stderr)")
+        #expect(Mail.delivered(marker) != nil)
+      }
+
+      // A secret-id file others may read is refused with the fix.
+      try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: servers[0].ws.path + "/etc/secret-id")
+      let loose = try Harness.mailcred(["get", "relay"], environment: servers[0].env)
+      #expect(loose.status != 0 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
     }
 
     @Test func sealedUnreachableAndRefusedAreErrorsWithTheirFixNeverMissing() throws {
