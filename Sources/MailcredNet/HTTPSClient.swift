@@ -44,10 +44,28 @@ func httpsRequest(
   method: String, _ url: HTTPSURL, headers: [(String, String)] = [], secretHeaders: [(String, SecretBytes)] = [],
   body: SecretBytes?, caFile: String?, timeout: Double
 ) throws(NetError) -> HTTPAnswer {
-    let context = try TLSClientContext.shared(caFile: caFile)
-    let deadline = Deadline(secondsFromNow: timeout)
-    let connection = LineConnection(try connectTCP(host: url.host, port: url.port, deadline: deadline))
-    try connection.startTLS(context: context, host: url.host, upgrading: false, deadline: deadline)
+  let deadline = Deadline(secondsFromNow: timeout)
+  let connection = try openHTTPS(url, caFile: caFile, deadline: deadline)
+  return try httpsExchange(
+    on: connection, method: method, url, headers: headers, secretHeaders: secretHeaders, body: body,
+    keepAlive: false, deadline: deadline
+  ).answer
+}
+
+/// A verified TLS connection to `url`'s host, for one or more exchanges.
+func openHTTPS(_ url: HTTPSURL, caFile: String?, deadline: Deadline) throws(NetError) -> LineConnection {
+  let context = try TLSClientContext.shared(caFile: caFile)
+  let connection = LineConnection(try connectTCP(host: url.host, port: url.port, deadline: deadline))
+  try connection.startTLS(context: context, host: url.host, upgrading: false, deadline: deadline)
+  return connection
+}
+
+/// One request and its complete answer on an open connection. With `keepAlive`, the connection may serve
+/// the next request when `reusable` is true (the server did not close it, the body's end was known).
+func httpsExchange(
+  on connection: LineConnection, method: String, _ url: HTTPSURL, headers: [(String, String)] = [],
+  secretHeaders: [(String, SecretBytes)] = [], body: SecretBytes?, keepAlive: Bool, deadline: Deadline
+) throws(NetError) -> (answer: HTTPAnswer, reusable: Bool) {
     var head = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: mailcred\r\n"
       + "Accept: application/json\r\n"
     for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -58,7 +76,7 @@ func httpsRequest(
       try connection.write(value, deadline: deadline)
       try connection.write(Array("\r\n".utf8), deadline: deadline)
     }
-    try connection.write(Array("Connection: close\r\n\r\n".utf8), deadline: deadline)
+    try connection.write(Array((keepAlive ? "\r\n" : "Connection: close\r\n\r\n").utf8), deadline: deadline)
     if let body { try connection.write(body, deadline: deadline) }
 
     var status: Int
@@ -79,7 +97,8 @@ func httpsRequest(
     } while status / 100 == 1
 
     let chunked = headers["transfer-encoding"]?.lowercased().contains("chunked") == true
-    let length = chunked ? nil : headers["content-length"].flatMap { Int($0) }
+    // 204 and 304 have no body whatever the headers say (RFC 9110 6.4.1): never wait for one.
+    let length = status == 204 || status == 304 ? 0 : chunked ? nil : headers["content-length"].flatMap { Int($0) }
     let maximumBody = HTTPSTransport.maximumBody
     if let length, length > maximumBody { throw NetError.io("HTTP answer of \(length) bytes is too large") }
     var body = BodyBuffer(capacity: length ?? 16 * 1024)
@@ -98,7 +117,8 @@ func httpsRequest(
       if body.count > maximumBody { throw NetError.io("HTTP answer larger than \(maximumBody) bytes") }
     }
     if let length, body.count > length { body.truncate(to: length) }
-    return HTTPAnswer(status: status, body: body.take())
+    let reusable = keepAlive && (length != nil || chunked) && headers["connection"]?.lowercased() != "close"
+    return (HTTPAnswer(status: status, body: body.take()), reusable)
 }
 
 private func statusLine(_ line: [UInt8]) throws(NetError) -> Int {
