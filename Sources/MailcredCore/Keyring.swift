@@ -19,6 +19,9 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   case wrongPassword
   /// An attribute name or value the schema cannot hold.
   case invalidAttribute(String)
+  /// A shared store (OpenBao/Vault) refused the caller: a policy without the capability, or a token that
+  /// expired or was revoked (exit 77). Never reported as "not found".
+  case denied(String)
 
   public var description: String {
     switch self {
@@ -37,6 +40,7 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
       return "the keyring item changed while mailcred was using it (another program wrote this account) — try again"
     case .wrongPassword: return "the keyring refused that password"
     case .invalidAttribute(let cause): return "keyring attribute refused: \(cause)"
+    case .denied(let cause): return cause
     }
   }
 
@@ -44,7 +48,7 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
     switch self {
     case .invalidAttribute: return .dataError
     case .itemVanished: return .temporaryFailure
-    case .wrongPassword: return .authenticationRejected
+    case .wrongPassword, .denied: return .authenticationRejected
     default: return .keyringUnavailable
     }
   }

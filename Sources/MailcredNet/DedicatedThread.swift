@@ -15,7 +15,7 @@ private final class ThreadBody {
 /// Starts `body` on a new thread with SIGPIPE blocked (a write to a closed socket inside OpenSSL then
 /// fails with EPIPE instead of killing the process). Returns the joinable thread, or nil when the system
 /// refuses another thread.
-private func startThread(detached: Bool, _ body: @escaping () -> Void) -> pthread_t? {
+func startThread(detached: Bool, _ body: @escaping () -> Void) -> pthread_t? {
   var attributes = pthread_attr_t()
   pthread_attr_init(&attributes)
   defer { pthread_attr_destroy(&attributes) }

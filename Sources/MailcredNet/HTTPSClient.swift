@@ -31,15 +31,53 @@ public struct HTTPSTransport: OAuthTransport {
   }
 
   private func exchange(_ url: HTTPSURL, form: SecretBytes, caFile: String?) throws(NetError) -> HTTPAnswer {
-    let context = try TLSClientContext.shared(caFile: caFile)
-    let deadline = Deadline(secondsFromNow: timeout)
-    let connection = LineConnection(try connectTCP(host: url.host, port: url.port, deadline: deadline))
-    try connection.startTLS(context: context, host: url.host, upgrading: false, deadline: deadline)
-    let head = "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: mailcred\r\n"
-      + "Accept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-      + "Content-Length: \(form.count)\r\nConnection: close\r\n\r\n"
+    try httpsRequest(
+      method: "POST", url, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: form,
+      caFile: caFile, timeout: timeout)
+  }
+}
+
+/// One HTTP/1.1 request over verified TLS on a connection of its own (`Connection: close`), with one
+/// deadline for the whole exchange. Header values must not be secret except through `secretHeaders`
+/// (written from their wipeable buffers: the OpenBao token). Shared by OAuth2 and the OpenBao store.
+func httpsRequest(
+  method: String, _ url: HTTPSURL, headers: [(String, String)] = [], secretHeaders: [(String, SecretBytes)] = [],
+  body: SecretBytes?, caFile: String?, timeout: Double
+) throws(NetError) -> HTTPAnswer {
+  let deadline = Deadline(secondsFromNow: timeout)
+  let connection = try openHTTPS(url, caFile: caFile, deadline: deadline)
+  return try httpsExchange(
+    on: connection, method: method, url, headers: headers, secretHeaders: secretHeaders, body: body,
+    keepAlive: false, deadline: deadline
+  ).answer
+}
+
+/// A verified TLS connection to `url`'s host, for one or more exchanges.
+func openHTTPS(_ url: HTTPSURL, caFile: String?, deadline: Deadline) throws(NetError) -> LineConnection {
+  let context = try TLSClientContext.shared(caFile: caFile)
+  let connection = LineConnection(try connectTCP(host: url.host, port: url.port, deadline: deadline))
+  try connection.startTLS(context: context, host: url.host, upgrading: false, deadline: deadline)
+  return connection
+}
+
+/// One request and its complete answer on an open connection. With `keepAlive`, the connection may serve
+/// the next request when `reusable` is true (the server did not close it, the body's end was known).
+func httpsExchange(
+  on connection: LineConnection, method: String, _ url: HTTPSURL, headers: [(String, String)] = [],
+  secretHeaders: [(String, SecretBytes)] = [], body: SecretBytes?, keepAlive: Bool, deadline: Deadline
+) throws(NetError) -> (answer: HTTPAnswer, reusable: Bool) {
+    var head = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nUser-Agent: mailcred\r\n"
+      + "Accept: application/json\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
+    if let body { head += "Content-Length: \(body.count)\r\n" }
     try connection.write(Array(head.utf8), deadline: deadline)
-    try connection.write(form, deadline: deadline)
+    for (name, value) in secretHeaders {
+      try connection.write(Array("\(name): ".utf8), deadline: deadline)
+      try connection.write(value, deadline: deadline)
+      try connection.write(Array("\r\n".utf8), deadline: deadline)
+    }
+    try connection.write(Array((keepAlive ? "\r\n" : "Connection: close\r\n\r\n").utf8), deadline: deadline)
+    if let body { try connection.write(body, deadline: deadline) }
 
     var status: Int
     var headers: [String: String]
@@ -59,8 +97,10 @@ public struct HTTPSTransport: OAuthTransport {
     } while status / 100 == 1
 
     let chunked = headers["transfer-encoding"]?.lowercased().contains("chunked") == true
-    let length = chunked ? nil : headers["content-length"].flatMap { Int($0) }
-    if let length, length > Self.maximumBody { throw NetError.io("HTTP answer of \(length) bytes is too large") }
+    // 204 and 304 have no body whatever the headers say (RFC 9110 6.4.1): never wait for one.
+    let length = status == 204 || status == 304 ? 0 : chunked ? nil : headers["content-length"].flatMap { Int($0) }
+    let maximumBody = HTTPSTransport.maximumBody
+    if let length, length > maximumBody { throw NetError.io("HTTP answer of \(length) bytes is too large") }
     var body = BodyBuffer(capacity: length ?? 16 * 1024)
     while length.map({ body.count < $0 }) ?? true {
       if chunked, let decoded = decodeChunked(body.bytes) { body.replace(with: decoded); break }
@@ -74,13 +114,14 @@ public struct HTTPSTransport: OAuthTransport {
       }
       body.append(more)
       MailcredCore.wipe(&more)
-      if body.count > Self.maximumBody { throw NetError.io("HTTP answer larger than \(Self.maximumBody) bytes") }
+      if body.count > maximumBody { throw NetError.io("HTTP answer larger than \(maximumBody) bytes") }
     }
     if let length, body.count > length { body.truncate(to: length) }
-    return HTTPAnswer(status: status, body: body.take())
-  }
+    let reusable = keepAlive && (length != nil || chunked) && headers["connection"]?.lowercased() != "close"
+    return (HTTPAnswer(status: status, body: body.take()), reusable)
+}
 
-  private func statusLine(_ line: [UInt8]) throws(NetError) -> Int {
+private func statusLine(_ line: [UInt8]) throws(NetError) -> Int {
     // HTTP/1.1 200 OK
     let text = String(decoding: line.prefix(200), as: UTF8.self)
     let words = text.split(separator: " ", maxSplits: 2)
@@ -88,7 +129,6 @@ public struct HTTPSTransport: OAuthTransport {
       throw NetError.io("not an HTTP answer: '\(text.prefix(60))'")
     }
     return code
-  }
 }
 
 /// A growing body that never abandons a copy of its bytes: growing copies into a new buffer and zeroes

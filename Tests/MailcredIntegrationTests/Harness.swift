@@ -1,4 +1,5 @@
 import Foundation
+import MailcredNet
 import Testing
 
 /// The test environment that `scripts/test` starts (private D-Bus, gnome-keyring, Dovecot, aiosmtpd) and
@@ -138,4 +139,38 @@ enum Harness {
 
   /// Every secret the tests store contains this marker, so the leak check can find any copy of one.
   static let canary = environment["MAILCRED_TEST_CANARY"] ?? "MCANARY7q"
+}
+
+/// The OpenBao dev server scripts/test-env starts (KV v2 at secret/, TLS with its own CA, root token file).
+extension Harness {
+  static var openBaoPort: Int { port("BAO") }
+  static var openBaoCA: String { environment["MAILCRED_TEST_BAO_CA"] ?? "" }
+  static var openBaoRootTokenFile: String { environment["MAILCRED_TEST_BAO_TOKEN_FILE"] ?? "" }
+  static var openBaoBinary: String { environment["MAILCRED_TEST_BAO_BIN"] ?? "" }
+
+  /// A store URL with its own prefix, so that tests never see each other's accounts.
+  static func openBaoStore(prefix: String = "contract") -> String {
+    "openbao+https://127.0.0.1:\(openBaoPort)/secret/\(prefix)"
+  }
+
+  static func openBaoSettings(prefix: String = "contract") -> OpenBaoSettings {
+    var settings = try! OpenBaoSettings(url: openBaoStore(prefix: prefix))
+    settings.caFile = openBaoCA
+    settings.tokenFile = openBaoRootTokenFile
+    return settings
+  }
+
+  static var rootToken: String {
+    (try? String(contentsOfFile: openBaoRootTokenFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+  }
+
+  /// Runs the `bao` CLI against the test server as root (or with `token`).
+  @discardableResult
+  static func bao(_ arguments: [String], token: String? = nil, stdin: String? = nil) throws -> Output {
+    try run(
+      openBaoBinary, arguments, stdin: stdin,
+      environment: [
+        "BAO_ADDR": "https://127.0.0.1:\(openBaoPort)", "BAO_CACERT": openBaoCA, "BAO_TOKEN": token ?? rootToken,
+      ])
+  }
 }
