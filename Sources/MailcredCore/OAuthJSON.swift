@@ -157,60 +157,14 @@ public struct OAuthJSON: Sendable {
 
     /// A string's unescaped bytes, in a buffer sized once (no abandoned copies while growing).
     mutating func string() throws(SyntaxError) -> [UInt8] {
-      index += 1
-      var end = index
-      while end < bytes.count && bytes[end] != UInt8(ascii: "\"") {
-        end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1
+      switch readJSONString(bytes, at: index) {
+      case .success(let read):
+        index = read.next
+        return read.value
+      case .failure(let failure):
+        index = failure.offset
+        throw error(failure.reason)
       }
-      guard end < bytes.count else { throw error("unterminated string") }
-      var out: [UInt8] = []
-      out.reserveCapacity(end - index)
-      while index < end {
-        let byte = bytes[index]
-        if byte < 0x20 { MailcredCore.wipe(&out); throw error("control character in a string") }
-        if byte != UInt8(ascii: "\\") {
-          out.append(byte)
-          index += 1
-          continue
-        }
-        let escaped = bytes[index + 1]
-        index += 2
-        switch escaped {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-        case UInt8(ascii: "b"): out.append(8)
-        case UInt8(ascii: "f"): out.append(12)
-        case UInt8(ascii: "n"): out.append(10)
-        case UInt8(ascii: "r"): out.append(13)
-        case UInt8(ascii: "t"): out.append(9)
-        case UInt8(ascii: "u"):
-          guard var scalar = hex4(at: index) else { MailcredCore.wipe(&out); throw error("bad \\u escape") }
-          index += 4
-          if (0xD800..<0xDC00).contains(scalar), index + 6 <= end, bytes[index] == UInt8(ascii: "\\"),
-            bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(at: index + 2), (0xDC00..<0xE000).contains(low)
-          {
-            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-            index += 6
-          }
-          // A \u escape never yields more than 3 UTF-8 bytes per 6 escaped bytes: the reserve holds.
-          let value = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-          out.append(contentsOf: UTF8.encode(value)!)
-        default:
-          MailcredCore.wipe(&out)
-          throw error("bad escape")
-        }
-      }
-      index = end + 1
-      return out
-    }
-
-    func hex4(at position: Int) -> UInt32? {
-      guard position + 4 <= bytes.count else { return nil }
-      var value: UInt32 = 0
-      for byte in bytes[position..<position + 4] {
-        guard let digit = hexDigit(byte) else { return nil }
-        value = value << 4 | UInt32(digit)
-      }
-      return value
     }
 
     mutating func number() throws(SyntaxError) -> String {

@@ -148,54 +148,11 @@ private struct BaoJSONParser {
     }
   }
 
-  /// A string's unescaped bytes, in a buffer reserved once (no abandoned partial copies of a secret).
+  /// A string's unescaped bytes (MailcredCore's one JSON string reader); nil when malformed.
   mutating func string() -> [UInt8]? {
-    index += 1
-    var end = index
-    while end < bytes.count && bytes[end] != UInt8(ascii: "\"") { end += bytes[end] == UInt8(ascii: "\\") ? 2 : 1 }
-    guard end < bytes.count else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(end - index)
-    while index < end {
-      let byte = bytes[index]
-      guard byte >= 0x20 else { MailcredCore.wipe(&out); return nil }
-      if byte != UInt8(ascii: "\\") { out.append(byte); index += 1; continue }
-      let escaped = bytes[index + 1]
-      index += 2
-      switch escaped {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-      case UInt8(ascii: "b"): out.append(8)
-      case UInt8(ascii: "f"): out.append(12)
-      case UInt8(ascii: "n"): out.append(10)
-      case UInt8(ascii: "r"): out.append(13)
-      case UInt8(ascii: "t"): out.append(9)
-      case UInt8(ascii: "u"):
-        guard var scalar = hex4(index) else { MailcredCore.wipe(&out); return nil }
-        index += 4
-        if (0xD800..<0xDC00).contains(scalar), index + 6 <= end, bytes[index] == UInt8(ascii: "\\"),
-          bytes[index + 1] == UInt8(ascii: "u"), let low = hex4(index + 2), (0xDC00..<0xE000).contains(low)
-        {
-          scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-          index += 6
-        }
-        out.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}")!)
-      default:
-        MailcredCore.wipe(&out)
-        return nil
-      }
-    }
-    index = end + 1
-    return out
-  }
-
-  func hex4(_ position: Int) -> UInt32? {
-    guard position + 4 <= bytes.count else { return nil }
-    var value: UInt32 = 0
-    for byte in bytes[position..<position + 4] {
-      guard let digit = Int(String(UnicodeScalar(byte)), radix: 16) else { return nil }
-      value = value << 4 | UInt32(digit)
-    }
-    return value
+    guard case .success(let read) = readJSONString(bytes, at: index) else { return nil }
+    index = read.next
+    return read.value
   }
 
   mutating func literal(_ word: String) -> Bool {
