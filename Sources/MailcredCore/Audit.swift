@@ -45,20 +45,12 @@ public enum Audit {
   public static func rows(
     entries: [CredentialStore.Entry], results: [String: [CheckResult]], now: Date, warningDays: Int
   ) -> [AuditRow] {
-    var currentItems: [String: Int] = [:]
-    var pendingAccounts: Set<String> = []
-    for entry in entries {
-      switch entry.credential.state {
-      case .current: currentItems[entry.credential.account, default: 0] += 1
-      case .pending: pendingAccounts.insert(entry.credential.account)
-      case .erased: break
-      }
-    }
+    let interruptedAccounts = Set(Rotation.interrupted(entries))
     let rows = entries.map { entry -> AuditRow in
       let c = entry.credential
       let expiry = ExpiryStatus(expires: c.expires, now: now, warningDays: warningDays)
       let checks = c.state == .current ? (results[entry.item.id] ?? []) : []
-      let interrupted = pendingAccounts.contains(c.account) || (currentItems[c.account] ?? 0) > 1
+      let interrupted = interruptedAccounts.contains(c.account)
       var attention = AuditRow.Attention.none
       if c.state != .current || interrupted { attention = .warning }
       if case .expiresSoon = expiry { attention = max(attention, .warning) }

@@ -193,13 +193,11 @@ public struct CredentialStore: Sendable {
   private func restoreLocked(account: String) throws(MailcredError) -> Credential {
     let found = try entries(account: account)
     if found.contains(where: { $0.credential.state == .current }) {
-      throw .conflict(
-        "account '\(account)' already has a current secret; nothing to restore (remove it first to restore the erased one)",
-        .dataError)
+      throw .restoreOverCurrent(account)
     }
     guard let erased = found.first(where: { $0.credential.state == .erased }) else {
       if found.isEmpty { throw .noSuchAccount(account) }
-      throw .conflict("account '\(account)' has no erased secret to restore", .dataError)
+      throw .nothingErased(account)
     }
     var credential = erased.credential
     credential.state = .current
@@ -224,14 +222,10 @@ public struct CredentialStore: Sendable {
   private func describeMissing(account: String, found: [Entry]) -> MailcredError {
     if found.contains(where: \.item.locked) { return .keyring(.locked) }
     if found.contains(where: { $0.credential.state == .pending }) {
-      return .conflict(
-        "account '\(account)' has only a pending rotation — run `mailcred rotate \(account) --resume` or `--abort`",
-        .temporaryFailure)
+      return .onlyPending(account)
     }
     if found.contains(where: { $0.credential.state == .erased }) {
-      return .conflict(
-        "account '\(account)' was erased by a git credential helper call — `mailcred restore \(account)` brings it back",
-        .noSuchAccount)
+      return .erasedByGit(account)
     }
     return .noSuchAccount(account)
   }

@@ -192,7 +192,7 @@ public struct GitCredentialHelper: Sendable {
     for n in 2...999 where (try? validateAccountName("\(base)-\(n)")) != nil {
       if try store.entries(account: "\(base)-\(n)").isEmpty { return "\(base)-\(n)" }
     }
-    throw .conflict("cannot name a new credential for \(candidates.first ?? "git"): every candidate name is taken", .dataError)
+    throw .noFreeName(candidates.first ?? "git")
   }
 
   /// An oauth2 credential's answer: with `capability[]=authtype` from git (2.46+), the token as

@@ -1,11 +1,15 @@
-/// Every failure a mailcred command reports: one line of text and one exit status.
-public enum MailcredError: Error, Sendable, CustomStringConvertible {
+/// An error a command reports: one line of text and one exit status. Commands throw it; `main` renders
+/// every one of them in one place (`mailcred: TEXT`, exit STATUS).
+public protocol ReportableError: Error, CustomStringConvertible {
+  var exitStatus: ExitStatus { get }
+}
+
+/// Every failure of mailcred's own logic, each case one situation (its text and exit status below).
+public enum MailcredError: ReportableError, Sendable {
   case input(InputError)
   case keyring(KeyringError)
   case noSuchAccount(String)
   case accountExists(String)
-  /// A state the user must settle first (a pending rotation, an erased credential, ...).
-  case conflict(String, ExitStatus)
   /// A live check refused the secret or could not be made.
   case check(CheckResult)
   case configuration(String)
@@ -14,6 +18,45 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
   /// A delete that would leave the account without a current secret (only `remove` may).
   case lastCurrent(String)
 
+  // Rotation
+  /// A pending item or two current items are left from a rotation that did not finish.
+  case interruptedRotation(String)
+  /// Only a pending item is left: nothing current to hand out.
+  case onlyPending(String)
+  /// `rotate --resume` / `--abort` with nothing to settle.
+  case noInterruptedRotation(String, RotationStep)
+  case sameSecret
+  /// The pending item vanished between storing and promoting it (another program deleted it).
+  case pendingVanished(String)
+  /// `rotate` of a credential that is replaced otherwise (an oauth2 grant, a git credential).
+  case notRotatable(String, CredentialKind)
+
+  // Erase and restore
+  case erasedByGit(String)
+  case restoreOverCurrent(String)
+  case nothingErased(String)
+
+  // The git helper
+  case noFreeName(String)
+  /// The git helper's input was not a credential message (65, as git's own helpers).
+  case badHelperInput(String)
+
+  // OAuth2
+  /// A grant whose access token could not be had (`get`, the git helper).
+  indirect case oauth(OAuthFailure, account: String)
+  case noRefreshToken
+  /// `authorize`: a step of the flow (the authorization, the token endpoint) failed.
+  indirect case authorization(OAuthFailure, step: String)
+
+  /// A new secret that a server refused: it was not stored (the check's lines are already printed).
+  case rejectedNotStored(CheckClass, what: String)
+  /// A rotation's new secret that a server refused: the current one stays.
+  case rotationRejected(String)
+  /// A new secret that could not be verified now: the current one stays.
+  case notVerified(String, CheckClass)
+
+  public enum RotationStep: String, Sendable { case resume, abort }
+
   public var description: String {
     switch self {
     case .input(let error): return error.description
@@ -21,7 +64,6 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     case .noSuchAccount(let account): return "no such account '\(printable(account))' (see `mailcred list`)"
     case .accountExists(let account):
       return "account '\(printable(account))' already exists — use --replace to overwrite it, or `mailcred rotate`"
-    case .conflict(let message, _): return message
     case .check(let result):
       return "\(result.endpoint.proto.rawValue) \(result.endpoint.hostAndPort): \(result.verdict.rawValue): \(result.detail)"
     case .configuration(let message): return message
@@ -31,6 +73,37 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     case .lastCurrent(let account):
       return "refusing to delete the last current secret of '\(printable(account))' (another program changed it "
         + "meanwhile) — nothing deleted; `mailcred remove \(printable(account))` removes the account"
+    case .interruptedRotation(let account):
+      return "an earlier rotation of \(printable(account)) was interrupted — `mailcred rotate \(printable(account)) --resume` finishes it, `--abort` undoes it"
+    case .onlyPending(let account):
+      return "account '\(printable(account))' has only a pending rotation — run `mailcred rotate \(printable(account)) --resume` or `--abort`"
+    case .noInterruptedRotation(let account, let step):
+      return "no interrupted rotation of '\(printable(account))' to \(step.rawValue)"
+    case .sameSecret: return "the new secret is the same as the current one: nothing changed"
+    case .pendingVanished(let account): return "the pending item of '\(printable(account))' disappeared during the rotation"
+    case .notRotatable(let account, .oauth2):
+      return "\(printable(account)) is an OAuth2 credential: `mailcred authorize \(printable(account))` replaces its grant"
+    case .notRotatable(let account, _):
+      return "\(printable(account)) is a git credential: git stores its new password itself the next time it asks (or `mailcred remove \(printable(account))`)"
+    case .erasedByGit(let account):
+      return "account '\(printable(account))' was erased by a git credential helper call — `mailcred restore \(printable(account))` brings it back"
+    case .restoreOverCurrent(let account):
+      return "account '\(printable(account))' already has a current secret; nothing to restore (remove it first to restore the erased one)"
+    case .nothingErased(let account): return "account '\(printable(account))' has no erased secret to restore"
+    case .noFreeName(let name): return "cannot name a new credential for \(name): every candidate name is taken"
+    case .badHelperInput(let reason): return reason
+    case .oauth(let failure, let account): return failure.message(account: account)
+    case .noRefreshToken:
+      return "the provider issued no refresh token, so mailcred could not renew access: request offline access "
+        + "(Microsoft: scope offline_access; Google: the gmail preset asks for access_type=offline)"
+    case .authorization(.refused(let error, _), _) where error == "access_denied": return "the authorization was declined (access_denied)"
+    case .authorization(let failure, let step):
+      if case .refused = failure { return "\(step) refused: \(failure.description)" }
+      return failure.description
+    case .rejectedNotStored(_, let what): return "not stored: \(what)"
+    case .rotationRejected(let account): return "the new secret was rejected; the current secret of \(printable(account)) is unchanged"
+    case .notVerified(let account, _):
+      return "could not verify the new secret now; the current secret of \(printable(account)) is unchanged — retry later, or use --no-check"
     }
   }
 
@@ -38,12 +111,21 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     switch self {
     case .input(let error): return error.exitStatus
     case .keyring(let error): return error.exitStatus
-    case .noSuchAccount: return .noSuchAccount
-    case .accountExists: return .dataError
-    case .conflict(_, let status): return status
+    case .noSuchAccount, .erasedByGit: return .noSuchAccount
+    case .accountExists, .noInterruptedRotation, .sameSecret, .notRotatable, .restoreOverCurrent, .nothingErased, .noFreeName,
+      .badHelperInput:
+      return .dataError
     case .check(let result): return result.verdict.exitStatus
     case .configuration: return .configurationError
-    case .accountBusy, .lastCurrent: return .temporaryFailure
+    case .accountBusy, .lastCurrent, .interruptedRotation, .onlyPending, .pendingVanished: return .temporaryFailure
+    case .oauth(let failure, _), .authorization(let failure, _): return failure.exitStatus
+    case .noRefreshToken: return .protocolError
+    case .rotationRejected: return .authenticationRejected
+    case .rejectedNotStored(let verdict, _), .notVerified(_, let verdict): return verdict.exitStatus
     }
   }
 }
+
+extension InputError: ReportableError {}
+extension KeyringError: ReportableError {}
+extension OAuthFailure: ReportableError {}

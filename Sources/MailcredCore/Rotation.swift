@@ -35,6 +35,11 @@ public struct Rotation: Sendable {
     case rejected([CheckResult])
     /// The new secret could not be verified now (timeout, 4xx, TLS); the old one is untouched.
     case notVerified([CheckResult])
+
+    /// The outcome of checks that did not all succeed.
+    init(rejectedOrUnverified results: [CheckResult]) {
+      if case .rejected = Verification(results: results).decision { self = .rejected(results) } else { self = .notVerified(results) }
+    }
   }
 
   /// Interrupted rotations of an account, if any.
@@ -42,13 +47,33 @@ public struct Rotation: Sendable {
     case none
     case pending
     case twoCurrent
+
+    /// What one account's items say.
+    public init(of entries: [CredentialStore.Entry]) {
+      if entries.filter({ $0.credential.state == .current }).count > 1 {
+        self = .twoCurrent
+      } else if entries.contains(where: { $0.credential.state == .pending }) {
+        self = .pending
+      } else {
+        self = .none
+      }
+    }
   }
 
   public func leftover(account: String) throws(MailcredError) -> Leftover {
-    let entries = try store.entries(account: account)
-    if entries.filter({ $0.credential.state == .current }).count > 1 { return .twoCurrent }
-    if entries.contains(where: { $0.credential.state == .pending }) { return .pending }
-    return .none
+    Leftover(of: try store.entries(account: account))
+  }
+
+  /// The accounts among `entries` (any accounts' items) whose rotation was interrupted, in first-seen
+  /// order: what `list`, `show` and `audit` report.
+  public static func interrupted(_ entries: [CredentialStore.Entry]) -> [String] {
+    var byAccount: [String: [CredentialStore.Entry]] = [:]
+    var accounts: [String] = []
+    for entry in entries {
+      if byAccount[entry.credential.account] == nil { accounts.append(entry.credential.account) }
+      byAccount[entry.credential.account, default: []].append(entry)
+    }
+    return accounts.filter { Leftover(of: byAccount[$0] ?? []) != .none }
   }
 
   /// Rotates `account` to `secret`. `verify` nil means --no-check.
@@ -66,13 +91,11 @@ public struct Rotation: Sendable {
     account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
   ) async throws(MailcredError) -> Outcome {
     if try leftover(account: account) != .none {
-      throw .conflict(
-        "an earlier rotation of '\(account)' was interrupted — run `mailcred rotate \(account) --resume` or `--abort` first",
-        .temporaryFailure)
+      throw .interruptedRotation(account)
     }
     let old = try store.current(account: account)
     if try store.secret(of: old) == secret {
-      throw .conflict("the new secret is the same as the current one: nothing changed", .dataError)
+      throw .sameSecret
     }
     checkpoint(1)
     var fresh = old.credential
@@ -91,10 +114,10 @@ public struct Rotation: Sendable {
     if let verify {
       results = await verify(fresh, secret)
       checkpoint(3)
-      if let verdict = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus }), verdict != .ok {
+      if Verification(results: results).decision != .verified {
         try deletePending(account: account)
         checkpoint(4)
-        return verdict.isRejection ? .rejected(results) : .notVerified(results)
+        return Outcome(rejectedOrUnverified: results)
       }
       fresh.checked = now
       fresh.checkResult = CheckClass.ok.rawValue
@@ -124,16 +147,20 @@ public struct Rotation: Sendable {
       return .rotated(currents[0].credential, [])
     }
     guard let pending = entries.first(where: { $0.credential.state == .pending }) else {
-      throw .conflict("no interrupted rotation of '\(account)' to resume", .dataError)
+      throw .noInterruptedRotation(account, .resume)
     }
     var fresh = pending.credential
     var results: [CheckResult] = []
     if let verify {
       let secret = try store.secret(of: pending)
       results = await verify(fresh, secret)
-      if let verdict = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus }), verdict != .ok {
-        if verdict.isRejection { try deletePending(account: account) }
-        return verdict.isRejection ? .rejected(results) : .notVerified(results)
+      let outcome = Outcome(rejectedOrUnverified: results)
+      switch Verification(results: results).decision {
+      case .verified: break
+      case .rejected:
+        try deletePending(account: account)
+        return outcome
+      case .unverified: return outcome
       }
       fresh.checked = now
       fresh.checkResult = CheckClass.ok.rawValue
@@ -164,7 +191,7 @@ public struct Rotation: Sendable {
         removed += 1
       }
     }
-    if removed == 0 { throw .conflict("no interrupted rotation of '\(account)' to abort", .dataError) }
+    if removed == 0 { throw .noInterruptedRotation(account, .abort) }
     return removed
   }
 
@@ -176,7 +203,7 @@ public struct Rotation: Sendable {
 
   private func promotePending(account: String, as credential: Credential) throws(MailcredError) -> Credential {
     guard let pending = try store.entries(account: account).first(where: { $0.credential.state == .pending }) else {
-      throw .conflict("the pending item of '\(account)' disappeared during the rotation", .temporaryFailure)
+      throw .pendingVanished(account)
     }
     var promoted = credential
     promoted.state = .current

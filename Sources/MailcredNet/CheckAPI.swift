@@ -16,22 +16,6 @@ public struct CheckOptions: Sendable, Equatable {
   }
 }
 
-/// One credential against one endpoint, for `checkAll`.
-public struct CheckJob: Sendable {
-  public var endpoint: Endpoint
-  public var user: String
-  public var secret: SecretBytes
-  /// `.bearer`: `secret` is an OAuth2 access token (XOAUTH2 / OAUTHBEARER).
-  public var auth: AuthMethod
-
-  public init(endpoint: Endpoint, user: String, secret: SecretBytes, auth: AuthMethod = .password) {
-    self.endpoint = endpoint
-    self.user = user
-    self.secret = secret
-    self.auth = auth
-  }
-}
-
 /// Authenticates `user` with `secret` at `endpoint` and classifies the answer. Never throws: every failure
 /// is a class with the server's or the system's words in `detail`. The secret is not wiped (the caller
 /// owns it); what is built from it is.

@@ -48,3 +48,8 @@ public enum NetError: Error, Equatable, Sendable, CustomStringConvertible {
     }
   }
 }
+
+extension NetError: ReportableError {
+  /// The exit status of the check class the error belongs to.
+  public var exitStatus: ExitStatus { checkClass.exitStatus }
+}

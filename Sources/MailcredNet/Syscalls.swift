@@ -22,7 +22,7 @@ struct Errno: Error, Equatable {
 }
 
 /// Seconds on the monotonic clock (never jumps with the wall clock).
-func monotonicSeconds() -> Double {
+public func monotonicSeconds() -> Double {
   var now = timespec()
   clock_gettime(CLOCK_MONOTONIC, &now)
   return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9

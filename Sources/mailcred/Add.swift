@@ -60,32 +60,23 @@ extension Mailcred {
       for line in preset?.notes ?? [] { warn(line) }
 
       // Refuse a duplicate before asking for a secret the user would type for nothing.
-      let existing = try reporting { () throws(MailcredError) in try environment.store.entries(account: account) }
-      if !existing.isEmpty && !replace { throw fail(.accountExists(account)) }
+      let existing = try environment.store.entries(account: account)
+      if !existing.isEmpty && !replace { throw MailcredError.accountExists(account) }
 
       let secret = try secretInput.read(prompt: "Secret for \(account) (\(credential.user)): ")
       var stored = credential
       if !noCheck {
-        let results = await verify(credential, secret: secret, options: live)
-        if let rejection = results.first(where: { $0.verdict.isRejection }) {
-          printResult(rejection, account: account, provider: preset)
-          note("not stored: the server rejected this secret")
-          throw ExitCode(rejection.verdict.exitStatus.rawValue)
-        }
-        for result in results where result.verdict != .ok {
-          printResult(result, account: account, provider: preset)
-          warn("stored without a successful check (\(result.verdict.rawValue)); run `mailcred check \(account)` later")
-        }
-        stored.checked = now()
-        stored.checkResult = results.map(\.verdict).max(by: { $0.exitStatus < $1.exitStatus })?.rawValue
+        let verification = await live.checks(environment.store).verify(credential, secret: secret)
+        try report(verification, account: account, provider: preset, rejected: "the server rejected this secret")
+        stored = verification.recorded(on: credential, at: now())
       }
-      try reporting { () throws(MailcredError) in try environment.store.add(stored, secret: secret, replace: replace) }
+      try environment.store.add(stored, secret: secret, replace: replace)
       let status = ExpiryStatus(expires: stored.expires, now: now())
       note("stored \(account) (\(stored.kind.rawValue) for \(stored.user)); \(status)")
     }
 
     /// The credential's metadata from the options and the provider preset.
-    private func describe() throws(ExitCode) -> Credential {
+    private func describe() throws -> Credential {
       let preset = provider.flatMap(Provider.named)
       do {
         try validateAccountName(account)
@@ -99,12 +90,10 @@ extension Mailcred {
         return Credential(
           account: account, kind: kind ?? preset?.defaultKind ?? .password, user: user, smtp: smtpEndpoint,
           imap: imapEndpoint, provider: preset?.id, created: createdDate, expires: expiresDate)
-      } catch let error as InputError {
-        throw fail(error)
-      } catch let error as ExitCode {
+      } catch let error as any ReportableError {
         throw error
       } catch {
-        throw fail(.usage("\(error)"))
+        throw InputError.usage("\(error)")
       }
     }
   }

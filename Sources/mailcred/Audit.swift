@@ -1,8 +1,6 @@
 import ArgumentParser
-import Dispatch
 import MailcredCore
 import MailcredNet
-import Synchronization
 
 extension Mailcred {
   struct Audit: AsyncParsableCommand {
@@ -63,20 +61,20 @@ extension Mailcred {
       do { entries = try store.all() } catch {
         // A monitoring system must tell "could not look" from "all fine" and from "something is wrong".
         if format == .nagios { throw unknown(error.description) }
-        throw fail(error)
+        throw error
       }
       // A locked keyring shows attributes but no secrets: nothing could be checked. For monitoring that is a
       // failed audit (69; UNKNOWN for Nagios; the previous textfile stays), never a clean one.
       if !offline, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
         if format == .nagios { throw unknown(KeyringError.locked.description) }
-        throw fail(.keyring(.locked))
+        throw MailcredError.keyring(.locked)
       }
       let time = now()
       var results: [String: [CheckResult]] = [:]
       if !offline {
-        do { results = try await checkEveryCredential(entries, store: store, recordingAt: time) } catch let code as ExitCode {
-          if format == .nagios { throw unknown("the audit failed (exit \(code.rawValue)); see its standard error") }
-          throw code
+        do { results = try await checkEveryCredential(entries, store: store) } catch let error as any ReportableError {
+          if format == .nagios { throw unknown(error.description) }
+          throw error
         }
       }
       let rows = MailcredCore.Audit.rows(entries: entries, results: results, now: time, warningDays: warnDays)
@@ -89,7 +87,7 @@ extension Mailcred {
       case .prometheus:
         let text = AuditPrometheus.render(rows, now: time, offline: offline)
         if let textfileDir {
-          try reporting { () throws(MailcredError) in try TextfileWriter.write(text, directory: textfileDir, name: AuditPrometheus.fileName) }
+          try TextfileWriter.write(text, directory: textfileDir, name: AuditPrometheus.fileName)
         } else {
           Terminal.writeOut(text)
         }
@@ -111,98 +109,24 @@ extension Mailcred {
     }
 
     /// Checks every current credential and records each one's result on its item; results keyed by item id.
-    /// Everything starts at once under `--jobs` and `--per-mailbox` (CheckGate): the password checks, and
-    /// each oauth2 credential's refresh followed by its own checks, so a slow token endpoint delays only
-    /// the credentials that use it.
-    private func checkEveryCredential(
-      _ entries: [CredentialStore.Entry], store: CredentialStore, recordingAt time: MailcredDate
-    ) async throws -> [String: [CheckResult]] {
+    /// Everything starts at once under `--jobs` and `--per-mailbox`.
+    private func checkEveryCredential(_ entries: [CredentialStore.Entry], store: CredentialStore) async throws -> [String: [CheckResult]] {
       let checked = entries.filter { $0.credential.state == .current && !$0.item.locked }
-      // Refreshes and result records now overlap: one keyring call at a time keeps the D-Bus session safe.
-      let store = CredentialStore(keyring: SerializedKeyring(store.keyring), locker: store.locker)
-      // Password secrets are read before any connection (a keyring failure stops the audit before it began).
-      let passwords = try prepareChecks(
-        checked.filter { $0.credential.kind != .oauth2 }.map { ($0.item.id, $0) }, store: store, live: live, proto: nil)
-      let grants = checked.filter { $0.credential.kind == .oauth2 }
-      let recorder = ResultRecorder(checked, store: store, time: time)
-      let total = passwords.jobs.count + grants.reduce(0) { $0 + $1.credential.endpoints.count }
-      let progress = Terminal.stderrIsTTY && outputFormat == .table ? ProgressLine(total: total) : nil
-      progress?.show(0)
-      let collected = Collected(checked, recorder: recorder, progress: progress)
-      let gate = CheckGate(CheckLimits(total: jobs, perMailbox: perMailbox))
-      let (options, live) = (live.netOptions, live)
-      await withTaskGroup(of: Void.self) { group in
-        for (item, job) in zip(passwords.owners, passwords.jobs) {
-          group.addTask { collected.add(await gate.check(job, options: options), item: item) }
-        }
-        for entry in grants {
-          group.addTask {
-            // The refresh (a blocking HTTPS exchange) holds one slot of the global bound, on its own thread.
-            let prepared = await gate.run(key: "oauth2 \(entry.item.id)") {
-              await onThreadOfItsOwn {
-                Result { () throws(ExitCode) in try prepareChecks([(entry.item.id, entry)], store: store, live: live, proto: nil) }
-              }
-            }
-            guard case .success(let prepared) = prepared else {
-              if case .failure(let code) = prepared { collected.fail(code) }
-              return
-            }
-            for (item, result) in prepared.settled { collected.add(result, item: item) }
-            await withTaskGroup(of: Void.self) { checks in
-              for (item, job) in zip(prepared.owners, prepared.jobs) {
-                checks.addTask { collected.add(await gate.check(job, options: options), item: item) }
-              }
-            }
-          }
-        }
-      }
-      for (item, result) in passwords.settled { collected.add(result, item: item) }
-      recorder.waitUntilWritten()
+      let progress: ProgressLine? = Terminal.stderrIsTTY && outputFormat == .table ? ProgressLine() : nil
+      let checks = live.checks(store, limits: CheckLimits(total: jobs, perMailbox: perMailbox))
+      // An unchanged result recorded within the hour is not written again: every write makes gnome-keyring
+      // re-encrypt and rewrite its whole file, and a monitoring system may audit every few minutes.
+      var show: (@Sendable (Int, Int) -> Void)?
+      if let progress { show = { done, total in progress.show(done, of: total) } }
+      let recording = CredentialChecks.Recording.unlessUnchangedWithin(Self.unchangedRecordInterval)
+      let found: CredentialChecks.StoredResults = try await checks.checkStored(checked, only: nil, mechanism: nil, recording: recording, progress: show)
       progress?.clear()
-      return try collected.results()
+      for warning in found.warnings { warn(warning) }
+      return found.results
     }
 
-    /// Results as they arrive from concurrent checks: recorded, counted for the progress line, and kept.
-    private final class Collected: Sendable {
-      private struct State {
-        var done = 0
-        var byItem: [String: [CheckResult]] = [:]
-        var failure: ExitCode?
-      }
-      private let state = Mutex(State())
-      private let recorder: ResultRecorder
-      private let progress: ProgressLine?
-      private let endpoints: [String: [Endpoint]]
-
-      init(_ entries: [CredentialStore.Entry], recorder: ResultRecorder, progress: ProgressLine?) {
-        self.recorder = recorder
-        self.progress = progress
-        endpoints = Dictionary(entries.map { ($0.item.id, $0.credential.endpoints) }, uniquingKeysWith: { first, _ in first })
-      }
-
-      func add(_ result: CheckResult, item: String) {
-        recorder.add(result, item: item)
-        state.withLock { s in
-          s.byItem[item, default: []].append(result)
-          s.done += 1
-          progress?.show(s.done)  // under the lock: one at a time, in order
-        }
-      }
-
-      func fail(_ code: ExitCode) { state.withLock { s in s.failure = s.failure ?? code } }
-
-      func results() throws(ExitCode) -> [String: [CheckResult]] {
-        let (byItem, failure) = state.withLock { ($0.byItem, $0.failure) }
-        if let failure { throw failure }
-        // In the credential's endpoint order (as stored), whatever order the servers answered in.
-        var ordered: [String: [CheckResult]] = [:]
-        for (item, results) in byItem {
-          let order = endpoints[item] ?? []
-          ordered[item] = results.sorted { (order.firstIndex(of: $0.endpoint) ?? .max) < (order.firstIndex(of: $1.endpoint) ?? .max) }
-        }
-        return ordered
-      }
-    }
+    /// Seconds within which an unchanged result is not recorded again (`checked` may be up to this old).
+    static let unchangedRecordInterval: Double = 3600
 
     private func printTable(_ rows: [AuditRow], now time: MailcredDate) {
       if rows.isEmpty {
@@ -297,67 +221,9 @@ struct AuditDocument: Encodable {
   }
 }
 
-/// Writes each credential's check result onto its item (`record`) as soon as all its endpoints are checked,
-/// on a queue of its own: gnome-keyring rewrites its whole file for every write (~10-25 ms at 100 items), and
-/// those writes then overlap the checks still waiting for slow servers instead of following them all.
-final class ResultRecorder: Sendable {
-  private struct State {
-    var waiting: [String: Int] = [:]
-    var collected: [String: [CheckResult]] = [:]
-  }
-
-  private let entries: [String: CredentialStore.Entry]
-  private let state: Mutex<State>
-  private let store: CredentialStore
-  private let time: MailcredDate
-  private let queue = DispatchQueue(label: "mailcred.audit.record")
-
-  init(_ entries: [CredentialStore.Entry], store: CredentialStore, time: MailcredDate) {
-    self.entries = Dictionary(entries.map { ($0.item.id, $0) }, uniquingKeysWith: { first, _ in first })
-    var initial = State()
-    for entry in entries { initial.waiting[entry.item.id] = entry.credential.endpoints.count }
-    state = Mutex(initial)
-    self.store = store
-    self.time = time
-  }
-
-  func add(_ result: CheckResult, item: String) {
-    let complete: [CheckResult]? = state.withLock { s in
-      s.collected[item, default: []].append(result)
-      s.waiting[item, default: 1] -= 1
-      return s.waiting[item] == 0 ? s.collected[item] : nil
-    }
-    guard let complete, let entry = entries[item] else { return }
-    if Self.alreadyRecorded(complete, on: entry.credential, at: time) { return }
-    let (store, time) = (self.store, self.time)
-    queue.async { record(complete, on: entry, at: time, store: store) }
-  }
-
-  /// A result the item already holds, recorded less than this long ago, is not written again.
-  static let unchangedRecordInterval: Double = 3600
-
-  /// Whether writing `results` would only move `checked` forward by less than `unchangedRecordInterval`:
-  /// every write makes gnome-keyring re-encrypt and rewrite its whole file (~12-25 ms at 100 items, one
-  /// write at a time), which for 100 credentials costs longer than the checks themselves — and an audit
-  /// run every few minutes by a monitoring system would rewrite the keyring file 100 times each run.
-  /// An oauth2 credential is always recorded (its refresh time goes with it).
-  static func alreadyRecorded(_ results: [CheckResult], on credential: Credential, at time: MailcredDate) -> Bool {
-    guard credential.kind != .oauth2, let verdict = worst(results), credential.checkResult == verdict.rawValue,
-      let last = credential.checked
-    else { return false }
-    let age = time.timeIntervalSince(last)
-    return age >= 0 && age < unchangedRecordInterval
-  }
-
-  /// Returns when every queued write is done.
-  func waitUntilWritten() { queue.sync {} }
-}
-
 /// `checked 12/40` on stderr, rewritten in place; only on a terminal.
-final class ProgressLine: @unchecked Sendable {
-  let total: Int
-  init(total: Int) { self.total = total }
-  func show(_ done: Int) { Terminal.writeAll(2, Array("\rmailcred: checked \(done)/\(total)".utf8)) }
+final class ProgressLine: Sendable {
+  func show(_ done: Int, of total: Int) { Terminal.writeAll(2, Array("\rmailcred: checked \(done)/\(total)".utf8)) }
   func clear() { Terminal.writeAll(2, Array("\r\u{1b}[K".utf8)) }
 }
 
@@ -369,7 +235,3 @@ enum AuditFormat: String, ExpressibleByArgument, CaseIterable {
 enum MailcredCLI {
   static func table(_ header: [String], _ rows: [[String]]) -> String { mailcred.table(header, rows) }
 }
-
-// Its members are all Sendable (jobs, owners, results); a checked conformance would have to sit beside
-// the declaration in OAuthSupport.swift.
-extension PreparedChecks: @unchecked Sendable where Owner: Sendable {}

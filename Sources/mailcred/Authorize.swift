@@ -6,7 +6,7 @@ import MailcredCore
 import MailcredNet
 
 extension Mailcred {
-  struct Authorize: ParsableCommand {
+  struct Authorize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Store an OAuth2 grant (XOAUTH2/OAUTHBEARER) for Outlook.com, Microsoft 365, Gmail or any OAuth2 provider.",
       discussion: """
@@ -82,11 +82,9 @@ extension Mailcred {
       if waitSeconds <= 0 || waitSeconds > 3600 { throw ValidationError("--wait takes 1 to 3600 seconds") }
     }
 
-    func run() throws {
+    func run() async throws {
       let store = Environment.live().store
-      let existing = try reporting { () throws(MailcredError) in
-        try store.entries(account: account).first { $0.credential.state == .current }
-      }
+      let existing = try store.entries(account: account).first { $0.credential.state == .current }
       let old = existing?.credential
       var credential = try describe(old: old)
       let settings = credential.oauth!
@@ -106,29 +104,14 @@ extension Mailcred {
       let grant = try device ? deviceFlow(client, preset: oauthPreset) : browserFlow(client, user: credential.user, preset: oauthPreset)
       defer { grant.wipe() }
       guard let refreshToken = grant.refreshToken else {
-        throw fail(.conflict(
-          "the provider issued no refresh token, so mailcred could not renew access: request offline access "
-            + "(Microsoft: scope offline_access; Google: the gmail preset asks for access_type=offline)", .protocolError))
+        throw MailcredError.noRefreshToken
       }
 
       let preset = credential.provider.flatMap(Provider.named)
       if !noCheck && !credential.endpoints.isEmpty {
-        let results = credential.endpoints.map {
-          checkCredentialBlocking(endpoint: $0, user: credential.user, secret: grant.accessToken, options: live.netOptions, auth: .bearer(mechanism))
-        }
-        for result in results where result.verdict != .ok {
-          Terminal.writeError(resultLine(result, account: account))
-          Terminal.writeError("  hint: \(hint(for: result, provider: preset, account: account, kind: .oauth2))")
-        }
-        if let rejection = results.first(where: { $0.verdict.isRejection }) {
-          note("not stored: the mail server refused the new access token")
-          throw ExitCode(rejection.verdict.exitStatus.rawValue)
-        }
-        if let verdict = worst(results), verdict != .ok {
-          warn("stored without a successful check (\(verdict.rawValue)); run `mailcred check \(account)` later")
-        }
-        credential.checked = now()
-        credential.checkResult = worst(results)?.rawValue
+        let verification = await live.checks(store).verify(credential, secret: grant.accessToken, auth: .bearer(mechanism))
+        try report(verification, account: account, provider: preset, kind: .oauth2, rejected: "the mail server refused the new access token")
+        credential = verification.recorded(on: credential, at: now())
       }
 
       let payload = OAuthPayload(
@@ -136,7 +119,7 @@ extension Mailcred {
         accessExpires: grant.expiresIn.map { now().addingTimeInterval(Double($0)).wholeSeconds }, clientSecret: clientSecret)
       let encoded = payload.encoded()
       defer { encoded.wipe() }
-      try reporting { () throws(MailcredError) in try store.add(credential, secret: encoded, replace: true) }
+      try store.add(credential, secret: encoded, replace: true)
       if let old, old.kind != .oauth2 {
         note("replaced the \(old.kind.rawValue) of \(account) with the OAuth2 grant")
       }
@@ -148,7 +131,7 @@ extension Mailcred {
 
     /// Authorization code with PKCE through the loopback redirect.
     private func browserFlow(_ client: OAuthClient, user: String, preset: OAuthPreset?) throws -> TokenGrant {
-      let listener = try netReporting { () throws(NetError) in try LoopbackRedirectListener() }
+      let listener = try LoopbackRedirectListener()
       let (verifier, challenge) = OAuthCrypto.pkce()
       defer { verifier.wipe() }
       let state = OAuthCrypto.state()
@@ -157,25 +140,23 @@ extension Mailcred {
         url = try client.authorizationURL(
           redirectURI: listener.redirectURI, state: state, codeChallenge: challenge, loginHint: user,
           extra: preset?.authorizationParameters ?? [:])
-      } catch { throw fail(error) }
+      } catch { throw error }
       note("open this URL in a browser and sign in as \(user):")
       Terminal.writeError("\n  \(url)\n")
       if !noBrowser && hasDisplay && spawnDetached("xdg-open", [url]) {
         note("(opened with xdg-open)")
       }
       note("waiting up to \(Int(waitSeconds)) s for the browser to come back to \(listener.redirectURI)")
-      let fields = try netReporting { () throws(NetError) in
-        try listener.waitForRedirect(state: state, timeout: waitSeconds, page: "mailcred received the authorization. You can close this tab.")
-      }
+      let fields = try listener.waitForRedirect(state: state, timeout: waitSeconds, page: "mailcred received the authorization. You can close this tab.")
       let code: SecretBytes
       switch OAuthClient.authorizationCode(fromRedirect: fields, state: state) {
       case .success(let value): code = value
-      case .failure(let failure): throw oauthFailure(failure, what: "the authorization")
+      case .failure(let failure): throw MailcredError.authorization(failure, step: "the authorization")
       }
       defer { code.wipe() }
       switch client.exchange(code: code, redirectURI: listener.redirectURI, codeVerifier: verifier) {
       case .success(let grant): return grant
-      case .failure(let failure): throw oauthFailure(failure, what: "the token endpoint")
+      case .failure(let failure): throw MailcredError.authorization(failure, step: "the token endpoint")
       }
     }
 
@@ -185,24 +166,24 @@ extension Mailcred {
       let authorization: DeviceAuthorization
       switch client.startDeviceAuthorization() {
       case .success(let value): authorization = value
-      case .failure(let failure): throw oauthFailure(failure, what: "the device authorization endpoint")
+      case .failure(let failure): throw MailcredError.authorization(failure, step: "the device authorization endpoint")
       }
       defer { authorization.deviceCode.wipe() }
       note("on any device, open \(authorization.verificationURI) and enter the code \(authorization.userCode)")
       if let complete = authorization.verificationURIComplete { note("(or open \(complete))") }
       note("waiting for the authorization (the code expires in \(authorization.expiresIn / 60) min)")
       let result = client.waitForDeviceApproval(
-        authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: monotonicNow)
+        authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: monotonicSeconds)
       switch result {
       case .success(let grant): return grant
-      case .failure(let failure): throw oauthFailure(failure, what: "the token endpoint")
+      case .failure(let failure): throw MailcredError.authorization(failure, step: "the token endpoint")
       }
     }
 
     // MARK: Settings
 
     /// The oauth2 credential to store: options, else the existing credential's values, else the preset's.
-    private func describe(old: Credential?) throws(ExitCode) -> Credential {
+    private func describe(old: Credential?) throws -> Credential {
       let providerID = provider ?? old?.provider
       let providerInfo = providerID.flatMap(Provider.named)
       let preset = providerID.flatMap { OAuthPreset.forProvider($0, tenant: tenant) }
@@ -240,10 +221,10 @@ extension Mailcred {
         return Credential(
           account: account, kind: .oauth2, user: user, smtp: smtpEndpoint, imap: imapEndpoint, provider: providerInfo?.id,
           created: now().wholeSeconds, oauth: settings)
-      } catch let error as InputError {
-        throw fail(error)
+      } catch let error as any ReportableError {
+        throw error
       } catch {
-        throw fail(.usage("\(error)"))
+        throw InputError.usage("\(error)")
       }
     }
 
@@ -254,35 +235,15 @@ extension Mailcred {
         return value.pointee != 0
       }
     }
-
-    private func oauthFailure(_ failure: OAuthFailure, what: String) -> ExitCode {
-      let text: String
-      switch failure {
-      case .refused(let error, _) where error == "access_denied": text = "the authorization was declined (access_denied)"
-      case .refused: text = "\(what) refused: \(failure.description)"
-      default: text = failure.description
-      }
-      Terminal.writeError("mailcred: \(text)")
-      return ExitCode(failure.exitStatus.rawValue)
-    }
-
-    private func netReporting<T>(_ body: () throws(NetError) -> T) throws(ExitCode) -> T {
-      do { return try body() } catch {
-        Terminal.writeError("mailcred: \(error.description)")
-        throw ExitCode(error.checkClass.exitStatus.rawValue)
-      }
-    }
   }
 }
 
 extension SecretInputOptions {
   /// One line of stdin for a secret that is not the credential's own (a client secret).
-  static func readLine(what: String) throws(ExitCode) -> SecretBytes {
-    do {
-      let secret = try Terminal.readSecretLine()
-      guard !secret.isEmpty else { throw InputError.usage("no \(what) on standard input") }
-      return secret
-    } catch let error as InputError { throw fail(error) } catch { throw fail(.usage("\(error)")) }
+  static func readLine(what: String) throws(InputError) -> SecretBytes {
+    let secret = try Terminal.readSecretLine()
+    guard !secret.isEmpty else { throw InputError.usage("no \(what) on standard input") }
+    return secret
   }
 }
 

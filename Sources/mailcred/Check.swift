@@ -41,70 +41,54 @@ extension Mailcred {
 
     func run() async throws {
       let store = Environment.live().store
-      let everyEntry: [CredentialStore.Entry] = try reporting { () throws(MailcredError) in
-        if all { return try store.all().filter { $0.credential.state == .current } }
-        return try accounts.map { account throws(MailcredError) in try store.current(account: account) }
-      }
+      let entries: [CredentialStore.Entry] =
+        all ? try store.all().filter { $0.credential.state == .current } : try accounts.map { try store.current(account: $0) }
       // A git credential has no mail endpoint to log in to: it is not checkable, only its expiry counts.
       let time = now()
-      var expiredGit = false
-      for entry in everyEntry where entry.credential.kind == .git {
-        if case .expired = ExpiryStatus(expires: entry.credential.expires, now: time) { expiredGit = true }
-        if !json {
+      let git = entries.filter { $0.credential.kind == .git }
+      let expiredGit = git.contains { if case .expired = ExpiryStatus(expires: $0.credential.expires, now: time) { true } else { false } }
+      if !json {
+        for entry in git {
           Terminal.writeOut("\(entry.credential.account)  not checkable (a git credential for \(entry.credential.git?.url ?? "?")): \(entry.credential.statusText(now: time))\n")
         }
       }
-      let entries = everyEntry.filter { $0.credential.kind != .git }
-      if entries.isEmpty && !everyEntry.isEmpty {
+      let mail = entries.filter { $0.credential.kind != .git }
+      if mail.isEmpty && !git.isEmpty {
         if json { Terminal.writeOut(encodeJSON([CheckReport]())) }
         if expiredGit { throw ExitCode(ExitStatus.authenticationRejected.rawValue) }
         return
       }
-      // oauth2 credentials get a fresh access token first; a refused grant is their result.
-      let prepared = try prepareChecks(Array(entries.enumerated()), store: store, live: live, proto: proto, mechanism: mechanism)
-      let jobsList = prepared.jobs
-      if jobsList.isEmpty && prepared.settled.isEmpty { throw fail(.configuration("nothing to check: no \(proto?.rawValue ?? "SMTP or IMAP") endpoint stored")) }
-      let owned = prepared.owned(await checkAll(jobsList, concurrency: jobs, options: live.netOptions))
-      let results = owned.map(\.1)
-      let checkedAt = now()
+      if !mail.contains(where: { !$0.credential.endpoints(only: proto).isEmpty }) {
+        throw MailcredError.configuration("nothing to check: no \(proto?.rawValue ?? "SMTP or IMAP") endpoint stored")
+      }
+      // oauth2 credentials get a fresh access token first (in parallel with everything else); a refused grant
+      // is their result.
+      let checks = live.checks(store, limits: CheckLimits(total: jobs))
+      let found = try await checks.checkStored(mail, only: proto, mechanism: mechanism, recording: .always)
+      for warning in found.warnings { warn(warning) }
 
       var reports: [CheckReport] = []
-      for (index, entry) in entries.enumerated() {
-        let mine = owned.filter { $0.0 == index }.map(\.1)
-        guard !mine.isEmpty else { continue }
-        let provider = entry.credential.provider.flatMap(Provider.named)
-        for result in mine {
+      var results: [CheckResult] = []
+      for entry in mail {
+        let c = entry.credential
+        let provider = c.provider.flatMap(Provider.named)
+        for result in found.results[entry.item.id] ?? [] {
+          results.append(result)
           if json {
-            reports.append(CheckReport(result, account: entry.credential.account, provider: provider, kind: entry.credential.kind, user: entry.credential.user))
+            reports.append(CheckReport(result, account: c.account, provider: provider, kind: c.kind, user: c.user))
           } else {
-            Terminal.writeOut(resultLine(result, account: entry.credential.account) + "\n")
+            Terminal.writeOut(resultLine(result, account: c.account) + "\n")
             if result.verdict != .ok {
-              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: entry.credential.account, kind: entry.credential.kind, user: entry.credential.user))\n")
+              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: c.account, kind: c.kind, user: c.user))\n")
             }
           }
         }
-        record(mine, on: entry, at: checkedAt, store: store)
       }
       if json { Terminal.writeOut(encodeJSON(reports)) }
-      if let verdict = worst(results), verdict != .ok { throw ExitCode(verdict.exitStatus.rawValue) }
+      if let verdict = CheckClass.worst(of: results), verdict != .ok { throw ExitCode(verdict.exitStatus.rawValue) }
       if expiredGit { throw ExitCode(ExitStatus.authenticationRejected.rawValue) }
     }
   }
-}
-
-/// Remembers the last check on the item (`checked`, `check-result`) so that `list` and `rotate` know it
-/// without the network. A failure to record is a warning: the check itself happened.
-func record(_ results: [CheckResult], on entry: CredentialStore.Entry, at time: MailcredDate, store: CredentialStore) {
-  guard let verdict = worst(results) else { return }
-  var credential = entry.credential
-  credential.checked = time
-  credential.checkResult = verdict.rawValue
-  // `check` and `audit` refresh an oauth2 grant first (prepareChecks, force): a result past the token
-  // endpoint means the refresher just recorded a refresh, which this write must not turn back.
-  if credential.kind == .oauth2, !results.contains(where: { $0.detail.hasPrefix(OAuthCheck.tokenEndpointPrefix) }) {
-    credential.refreshed = time
-  }
-  do { try store.record(entry, as: credential) } catch { warn("could not record the check result: \(error.description)") }
 }
 
 extension MailProtocol: ExpressibleByArgument {}

@@ -3,19 +3,25 @@ import MailcredNet
 
 extension LiveCheckOptions {
   var netOptions: CheckOptions { CheckOptions(timeout: timeout, caFile: caFile, allowPlaintext: allowPlaintext) }
-}
 
-/// Checks every endpoint of one credential concurrently.
-func verify(_ credential: Credential, secret: SecretBytes, options: LiveCheckOptions, only proto: MailProtocol? = nil) async -> [CheckResult] {
-  let jobs = credential.endpoints.filter { proto == nil || $0.proto == proto }.map {
-    CheckJob(endpoint: $0, user: credential.user, secret: secret)
+  /// The verification service over the real network with these options.
+  func checks(_ store: CredentialStore, limits: CheckLimits = CheckLimits()) -> CredentialChecks {
+    CredentialChecks(store: store, backend: LiveChecks(options: netOptions, now: { now() }), limits: limits, now: { now() })
   }
-  return await checkAll(jobs, concurrency: max(jobs.count, 1), options: options.netOptions)
 }
 
-/// The worst verdict of several (77 over 76 over 75 over ok).
-func worst(_ results: [CheckResult]) -> CheckClass? {
-  results.map(\.verdict).max { $0.exitStatus < $1.exitStatus }
+/// The lines `add`, `authorize` and `import` print for a new secret's checks that did not succeed, with a
+/// warning when the secret is stored anyway. A rejected secret is thrown (not stored).
+func report(_ verification: Verification, account: String, provider: Provider?, kind: CredentialKind? = nil, rejected what: String)
+  throws(MailcredError)
+{
+  for result in verification.failures { printResult(result, account: account, provider: provider, kind: kind) }
+  switch verification.decision {
+  case .verified: break
+  case .rejected(let rejection): throw .rejectedNotStored(rejection.verdict, what: what)
+  case .unverified(let verdict):
+    warn("stored without a successful check (\(verdict.rawValue)); run `mailcred check \(account)` later")
+  }
 }
 
 /// One human line per endpoint, and the hint when it did not authenticate.
@@ -25,9 +31,9 @@ func resultLine(_ result: CheckResult, account: String) -> String {
   return "\(account)  \(e.proto.rawValue) \(e.hostAndPort) \(e.security.rawValue)  \(result.verdict.rawValue)  \(ms) ms  \(oneLine(result.detail))"
 }
 
-func printResult(_ result: CheckResult, account: String, provider: Provider?) {
+func printResult(_ result: CheckResult, account: String, provider: Provider?, kind: CredentialKind? = nil) {
   Terminal.writeError(resultLine(result, account: account))
-  if result.verdict != .ok { Terminal.writeError("  hint: \(hint(for: result, provider: provider, account: account))") }
+  if result.verdict != .ok { Terminal.writeError("  hint: \(hint(for: result, provider: provider, account: account, kind: kind))") }
 }
 
 /// Server text folded onto one line and bounded, for tables and one-line errors.

@@ -31,33 +31,33 @@ extension Mailcred {
       defer { wipe(&input) }
       let request: GitCredentialMessage
       do { request = try GitCredentialMessage.parse(input) } catch {
-        throw fail(.input(.usage(error.description)).withStatus(.dataError))
+        throw MailcredError.badHelperInput(error.description)
       }
       var helper = GitCredentialHelper(store: Environment.live().store)
       let refresher = makeRefresher(store: helper.store)
       helper.bearerToken = { entry throws(MailcredError) in
         switch refresher.accessToken(account: entry.credential.account) {
         case .success(let token): return token.accessToken
-        case .failure(let failure): throw .conflict(failure.message(account: entry.credential.account), failure.exitStatus)
+        case .failure(let failure): throw .oauth(failure, account: entry.credential.account)
         }
       }
       // Quiet on success: git shows a helper's stderr in the middle of `git push`, and its own helper
       // tests count any output there as a failure. `list`/`show` say what git stored or erased.
       switch operation {
       case "get":
-        guard let reply = try reporting({ () throws(MailcredError) in try helper.reply(to: request) }) else { return }
+        guard let reply = try helper.reply(to: request) else { return }
         var out = reply.bytes()
         defer { wipe(&out) }
         Terminal.writeAll(STDOUT_FILENO, out)
       case "store":
-        _ = try reporting { () throws(MailcredError) in try helper.store(request, now: now()) }
+        _ = try helper.store(request, now: now())
       default:
-        _ = try reporting { () throws(MailcredError) in try helper.erase(request, now: now()) }
+        _ = try helper.erase(request, now: now())
       }
     }
 
     /// All of stdin, bounded: git sends a few short lines; anything huge is an error, not a crash.
-    private static func readInput() throws(ExitCode) -> [UInt8] {
+    private static func readInput() throws(MailcredError) -> [UInt8] {
       var input: [UInt8] = []
       var buffer = [UInt8](repeating: 0, count: 4096)
       let limit = 1 << 20
@@ -68,7 +68,7 @@ extension Mailcred {
         input += buffer[0..<n]
         if input.count > limit {
           wipe(&input)
-          throw fail(.input(.usage("credential input larger than 1 MiB")).withStatus(.dataError))
+          throw MailcredError.badHelperInput("credential input larger than 1 MiB")
         }
         // A blank line ends the message; do not wait for EOF.
         if input.count >= 2 && input[input.count - 1] == 0x0a
@@ -81,7 +81,3 @@ extension Mailcred {
   }
 }
 
-extension MailcredError {
-  /// The same message with another exit status.
-  func withStatus(_ status: ExitStatus) -> MailcredError { .conflict(description, status) }
-}

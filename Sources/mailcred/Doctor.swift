@@ -160,7 +160,7 @@ struct ClientSources {
   static let supported: [MailClient] = [.msmtp, .mbsync, .neomutt, .aerc, .git]
 
   /// Client names become their existing standard files; anything else is a path.
-  static func resolve(_ targets: [String]) throws(ExitCode) -> [ClientSources] {
+  static func resolve(_ targets: [String]) throws -> [ClientSources] {
     var out: [ClientSources] = []
     let wanted = targets.isEmpty ? supported.map(\.rawValue) : targets
     for target in wanted {
@@ -170,18 +170,18 @@ struct ClientSources {
           continue
         }
         guard supported.contains(client) else {
-          throw fail(.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt, aerc, git)"))
+          throw InputError.usage("\(client.rawValue) configurations are not read yet (supported: msmtp, mbsync, neomutt, aerc, git)")
         }
         for path in ClientFiles.standardPaths(for: client) where ClientFiles.exists(path) {
           out.append(ClientSources(client: client, path: path))
         }
         continue
       }
-      guard ClientFiles.exists(target) else { throw fail(.usage("no such file or client: \(target)")) }
+      guard ClientFiles.exists(target) else { throw InputError.usage("no such file or client: \(target)") }
       // An unreadable file is still a source: its error is reported (doctor) or refused (import) later.
       let sniffed = (try? ClientFiles.load(target)).flatMap { ClientFiles.client(ofFile: target, bytes: $0.file.bytes) }
       guard let client = sniffed ?? ClientFiles.client(ofFile: target, bytes: []) ?? (targets.count == 1 ? .msmtp : nil) else {
-        throw fail(.usage("cannot tell which client \(target) is for (name it *msmtp*, *mbsync* or *muttrc*)"))
+        throw InputError.usage("cannot tell which client \(target) is for (name it *msmtp*, *mbsync* or *muttrc*)")
       }
       out.append(ClientSources(client: client, path: target))
     }

@@ -29,11 +29,11 @@ extension Mailcred {
         // A git credential's secret may carry its oauth_refresh_token on a second line (GitSecret); no
         // password holds a newline, so the first line is the password.
         guard Terminal.writeSecretLine(GitSecret.firstLine(secret)) else {
-          return fail(.configuration("cannot write to standard output")).rawValue
+          return report(cannotWriteOutput)!
         }
         return 0
       } catch {
-        return fail(error).rawValue
+        return report(error)!
       }
     }
   }

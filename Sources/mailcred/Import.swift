@@ -203,20 +203,14 @@ extension Mailcred {
         if !noCheck {
           var options = live
           if options.caFile == nil { options.caFile = item.account.caFile }
-          let results = await verify(credential, secret: secret, options: options)
-          if let rejection = results.first(where: { $0.verdict.isRejection }) {
-            printResult(rejection, account: item.name, provider: provider)
-            Terminal.writeError("mailcred: \(location): the server rejected this secret: not imported, left as it was")
+          let verification = await options.checks(store).verify(credential, secret: secret)
+          do { try report(verification, account: item.name, provider: provider, rejected: "the server rejected this secret") } catch {
+            note("\(location): the server rejected this secret: not imported, left as it was")
             tally.refused += 1
-            tally.fail(rejection.verdict.exitStatus)
+            tally.fail(error.exitStatus)
             return false
           }
-          for result in results where result.verdict != .ok {
-            printResult(result, account: item.name, provider: provider)
-            warn("\(item.name) stored without a successful check (\(result.verdict.rawValue)); run `mailcred check \(item.name)` later")
-          }
-          credential.checked = now()
-          credential.checkResult = worst(results)?.rawValue
+          credential = verification.recorded(on: credential, at: now())
         }
         try store.add(credential, secret: secret, replace: false)
         // Only a secret that reads back identical may leave the file.

@@ -11,7 +11,7 @@ extension Mailcred {
 
     func run() throws {
       let store = Environment.live().store
-      let entries = try reporting { () throws(MailcredError) in try store.all() }
+      let entries = try store.all()
       let time = now()
       defer {
         warnAboutInterruptedRotations(entries)

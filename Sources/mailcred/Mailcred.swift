@@ -48,9 +48,8 @@ struct Mailcred: AsyncParsableCommand {
       } else {
         try command.run()
       }
-    } catch let code as ExitCode {
-      Glibc.exit(code.rawValue)
     } catch {
+      if let status = report(error) { Glibc.exit(status) }
       let code = exitCode(for: error)
       if code == .success {
         Terminal.writeOut(fullMessage(for: error) + "\n")

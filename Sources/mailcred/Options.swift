@@ -27,13 +27,11 @@ struct SecretInputOptions: ParsableArguments {
   var keepWhitespace = false
 
   /// Reads and checks the secret; prints any note (e.g. spaces removed) on stderr.
-  func read(prompt: String) throws(ExitCode) -> SecretBytes {
-    do {
-      let raw = passwordStdin ? try Terminal.readSecretLine() : try Terminal.promptSecret(prompt, confirm: true)
-      let accepted = try SecretRules.accept(raw, keepWhitespace: keepWhitespace)
-      if let message = accepted.note { note(message) }
-      return accepted.secret
-    } catch { throw fail(error) }
+  func read(prompt: String) throws(InputError) -> SecretBytes {
+    let raw = passwordStdin ? try Terminal.readSecretLine() : try Terminal.promptSecret(prompt, confirm: true)
+    let accepted = try SecretRules.accept(raw, keepWhitespace: keepWhitespace)
+    if let message = accepted.note { note(message) }
+    return accepted.secret
   }
 }
 
@@ -50,11 +48,9 @@ struct ExpiryOptions: ParsableArguments {
   }
 
   /// The expiry for a secret created at `created`, or the provider's default policy, or none.
-  func resolve(created: MailcredDate, provider: Provider?) throws(ExitCode) -> MailcredDate? {
-    do {
-      if let expires { return try parseUserDate(expires, option: "--expires") }
-      if let expiresIn { return try MailcredCore.Duration.parse(expiresIn).after(created) }
-    } catch { throw fail(error) }
+  func resolve(created: MailcredDate, provider: Provider?) throws(InputError) -> MailcredDate? {
+    if let expires { return try parseUserDate(expires, option: "--expires") }
+    if let expiresIn { return try MailcredCore.Duration.parse(expiresIn).after(created) }
     return provider?.defaultLifetime?.after(created)
   }
 }

@@ -14,17 +14,17 @@ extension Mailcred {
 
     func run() throws {
       let store = Environment.live().store
-      let entries = try reporting { () throws(MailcredError) in try store.entries(account: account) }
-      if entries.isEmpty { throw fail(.noSuchAccount(account)) }
+      let entries = try store.entries(account: account)
+      if entries.isEmpty { throw MailcredError.noSuchAccount(account) }
       if !yes {
         guard Terminal.stdinIsTTY else {
-          throw fail(.usage("refusing to remove '\(account)' without --yes (no terminal to ask on)"))
+          throw InputError.usage("refusing to remove '\(account)' without --yes (no terminal to ask on)")
         }
         guard Terminal.confirm("Remove \(account) (\(entries[0].credential.user)) from the keyring?") else {
-          throw fail(.usage("not removed"))
+          throw InputError.usage("not removed")
         }
       }
-      let count = try reporting { () throws(MailcredError) in try store.remove(account: account) }
+      let count = try store.remove(account: account)
       note("removed \(account) (\(count) item\(count == 1 ? "" : "s"))")
     }
   }

@@ -12,7 +12,7 @@ extension Mailcred {
 
     func run() throws {
       let store = Environment.live().store
-      let credential = try reporting { () throws(MailcredError) in try store.restore(account: account) }
+      let credential = try store.restore(account: account)
       note("restored \(credential.account) (\(credential.kind.rawValue) for \(credential.user))")
     }
   }

@@ -43,20 +43,20 @@ extension Mailcred {
       let store = Environment.live().store
       var rotation = Rotation(store: store)
       rotation.checkpoint = testCheckpoint
-      let options = live
+      let checks = live.checks(store)
       let verifier: Rotation.Verifier? =
-        noCheck ? nil : { @Sendable credential, secret in await verify(credential, secret: secret, options: options) }
+        noCheck ? nil : { @Sendable credential, secret in await checks.verify(credential, secret: secret).results }
       guard let account else {
         try await rotateInteractively(store: store, rotation: rotation, verifier: verifier)
         return
       }
       if resume {
-        let outcome = try await reportingAsync { () async throws(MailcredError) in try await rotation.resume(account: account, now: now(), verify: verifier) }
+        let outcome = try await rotation.resume(account: account, now: now(), verify: verifier)
         try finish(outcome, account: account, provider: nil)
         return
       }
       if abort {
-        let removed = try reporting { () throws(MailcredError) in try rotation.abort(account: account) }
+        let removed = try rotation.abort(account: account)
         note("aborted the rotation of \(account): removed \(removed) leftover item\(removed == 1 ? "" : "s"); the old secret is current")
         return
       }
@@ -64,22 +64,14 @@ extension Mailcred {
     }
 
     private func rotateOne(_ account: String, store: CredentialStore, rotation: Rotation, verifier: Rotation.Verifier?) async throws {
-      let entry = try reporting { () throws(MailcredError) in
-        // Say so before asking for a secret that could not be used.
-        if try rotation.leftover(account: account) != .none {
-          throw .conflict(
-            "an earlier rotation of '\(account)' was interrupted — run `mailcred rotate \(account) --resume` or `--abort` first",
-            .temporaryFailure)
-        }
+      // Said before asking for a secret that could not be used. Under the account's lock: a rotation running
+      // elsewhere right now leaves a pending item for a moment, which is not an interrupted one.
+      let entry = try store.writing(account: account) { () throws(MailcredError) in
+        if try rotation.leftover(account: account) != .none { throw .interruptedRotation(account) }
         return try store.current(account: account)
       }
       let old = entry.credential
-      if old.kind == .oauth2 {
-        throw fail(.conflict("\(account) is an OAuth2 credential: `mailcred authorize \(account)` replaces its grant", .dataError))
-      }
-      if old.kind == .git {
-        throw fail(.conflict("\(account) is a git credential: git stores its new password itself the next time it asks (or `mailcred remove \(account)`)", .dataError))
-      }
+      if old.kind == .oauth2 || old.kind == .git { throw MailcredError.notRotatable(account, old.kind) }
       let provider = old.provider.flatMap(Provider.named)
       if provider?.basicAuthDisabled == true {
         warn("\(provider!.name) no longer accepts passwords or app passwords: a new one will be rejected too (OAuth2 is needed)")
@@ -96,9 +88,7 @@ extension Mailcred {
         // Keep the credential's policy: the same lifetime as the secret it replaces.
         expires = created.addingTimeInterval(oldExpiry.timeIntervalSince(old.created))
       }
-      let outcome = try await reportingAsync { () async throws(MailcredError) in
-        try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier)
-      }
+      let outcome = try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier)
       try finish(outcome, account: account, provider: provider)
       if case .rotated = outcome, old.kind == .appPassword {
         note("now revoke the old app password\(provider?.appPasswordPage.map { " at \($0)" } ?? " in the provider's settings")")
@@ -113,21 +103,19 @@ extension Mailcred {
         note("rotated \(account); \(ExpiryStatus(expires: credential.expires, now: now()))")
       case .rejected(let results):
         for result in results where result.verdict != .ok { printResult(result, account: account, provider: provider) }
-        note("the new secret was rejected; the current secret of \(account) is unchanged")
-        throw ExitCode(ExitStatus.authenticationRejected.rawValue)
+        throw MailcredError.rotationRejected(account)
       case .notVerified(let results):
         for result in results where result.verdict != .ok { printResult(result, account: account, provider: provider) }
-        note("could not verify the new secret now; the current secret of \(account) is unchanged — retry later, or use --no-check")
-        throw ExitCode((worst(results)?.exitStatus ?? .temporaryFailure).rawValue)
+        throw MailcredError.notVerified(account, CheckClass.worst(of: results) ?? .temporary)
       }
     }
 
     /// On a terminal with no ACCOUNT: offer each credential that is expired or was last rejected.
     private func rotateInteractively(store: CredentialStore, rotation: Rotation, verifier: Rotation.Verifier?) async throws {
-      guard Terminal.stdinIsTTY else { throw fail(.usage("name the ACCOUNT to rotate (no terminal to ask on)")) }
+      guard Terminal.stdinIsTTY else { throw InputError.usage("name the ACCOUNT to rotate (no terminal to ask on)") }
       let time = now()
       var offered: Set<String> = []
-      let due = try reporting { () throws(MailcredError) in try store.all() }.filter { entry in
+      let due = try store.all().filter { entry in
         let c = entry.credential
         guard c.state == .current, offered.insert(c.account).inserted else { return false }
         if case .expired = ExpiryStatus(expires: c.expires, now: time) { return true }
@@ -141,8 +129,9 @@ extension Mailcred {
       for entry in due {
         let c = entry.credential
         guard Terminal.confirm("Rotate \(c.account) (\(reason(for: c)))?") else { continue }
-        do { try await rotateOne(c.account, store: store, rotation: rotation, verifier: verifier) } catch let code as ExitCode {
-          failures.append(ExitStatus(rawValue: code.rawValue) ?? .temporaryFailure)
+        do { try await rotateOne(c.account, store: store, rotation: rotation, verifier: verifier) } catch {
+          // Said now; the worst of them is the exit status once every offered credential had its turn.
+          failures.append(report(error).flatMap(ExitStatus.init(rawValue:)) ?? .temporaryFailure)
         }
       }
       if let worst = failures.max() { throw ExitCode(worst.rawValue) }
@@ -174,24 +163,8 @@ private let testCheckpoint: @Sendable (Int) -> Void = { step in
   #endif
 }
 
-func reportingAsync<T>(_ body: () async throws(MailcredError) -> T) async throws(ExitCode) -> T {
-  do { return try await body() } catch { throw fail(error) }
-}
-
-/// Warns (stderr) about every account whose rotation was interrupted: a pending item, or two current items.
-/// `list` and `show` call it (and `audit` marks the rows), so that the next look after a crash says what to do.
+/// Warns (stderr) about every account whose rotation was interrupted: `list` and `show` call it (and
+/// `audit` marks the rows), so that the next look after a crash says what to do.
 func warnAboutInterruptedRotations(_ entries: [CredentialStore.Entry]) {
-  var currents: [String: Int] = [:]
-  var pending: Set<String> = []
-  var seen: Set<String> = []
-  var accounts: [String] = []
-  for entry in entries {
-    let c = entry.credential
-    if seen.insert(c.account).inserted { accounts.append(c.account) }
-    if c.state == .current { currents[c.account, default: 0] += 1 }
-    if c.state == .pending { pending.insert(c.account) }
-  }
-  for account in accounts where pending.contains(account) || (currents[account] ?? 0) > 1 {
-    warn("an earlier rotation of \(account) was interrupted — `mailcred rotate \(account) --resume` finishes it, `--abort` undoes it")
-  }
+  for account in Rotation.interrupted(entries) { warn(MailcredError.interruptedRotation(account).description) }
 }

@@ -26,11 +26,11 @@ extension Mailcred {
 
     func run() throws {
       let store = Environment.live().store
-      let entry = try reporting { () throws(MailcredError) in try store.current(account: account) }
+      let entry = try store.current(account: account)
       let block: String
       do {
         block = try SetupBlock.text(for: client, credential: entry.credential, caFile: caFile, mbsyncVersion: client == .mbsync ? installedMbsyncVersion() : nil)
-      } catch { throw fail(.configuration(error.description)) }
+      } catch { throw MailcredError.configuration(error.description) }
       guard let append else {
         Terminal.writeOut(block)
         return
@@ -38,7 +38,7 @@ extension Mailcred {
       try appendBlock(block, to: append)
     }
 
-    private func appendBlock(_ block: String, to path: String) throws(ExitCode) {
+    private func appendBlock(_ block: String, to path: String) throws {
       var file: ConfigFile
       var mode: UInt32 = 0o600
       if ClientFiles.exists(path) {
@@ -46,7 +46,7 @@ extension Mailcred {
           let loaded = try ClientFiles.load(path)
           file = loaded.file
           mode = loaded.facts.mode
-        } catch { throw fail(.configuration(error.description)) }
+        } catch { throw MailcredError.configuration(error.description) }
       } else {
         file = try! ConfigFile(path: path, bytes: [])
       }
@@ -55,13 +55,13 @@ extension Mailcred {
       if let header = SetupBlock.header(for: client, account: account),
         known.contains(account) || file.lines.contains(where: { $0.bytes == Array(header.utf8) })
       {
-        throw fail(.configuration("\(path) already has `\(header)`: nothing appended"))
+        throw MailcredError.configuration("\(path) already has `\(header)`: nothing appended")
       }
       let separator = file.lines.isEmpty || file.lines.last?.bytes.isEmpty == true ? "" : "\n"
       file.append(separator + block)
       do {
         try ClientFiles.Replacement(for: path).commit(file.bytes, mode: mode)
-      } catch { throw fail(.configuration(error.description)) }
+      } catch { throw MailcredError.configuration(error.description) }
       note("appended the \(client.rawValue) block for \(account) to \(path)")
     }
   }

@@ -13,9 +13,9 @@ extension Mailcred {
 
     func run() throws {
       let store = Environment.live().store
-      let entries = try reporting { () throws(MailcredError) in try store.entries(account: account) }
+      let entries = try store.entries(account: account)
       guard let entry = entries.first(where: { $0.credential.state == .current }) ?? entries.first else {
-        throw fail(.noSuchAccount(account))
+        throw MailcredError.noSuchAccount(account)
       }
       let c = entry.credential
       let time = now()

@@ -20,15 +20,10 @@ extension Mailcred {
 
     func run() throws {
       let keyring = SecretServiceKeyring(unlock: .never)
-      let password: SecretBytes
-      do {
-        password = passwordStdin
-          ? try Terminal.readSecretLine() : try Terminal.promptSecret("Keyring password: ", confirm: false)
-      } catch { throw fail(error) }
+      let password = passwordStdin
+        ? try Terminal.readSecretLine() : try Terminal.promptSecret("Keyring password: ", confirm: false)
       defer { password.wipe() }
-      let result = try reporting { () throws(MailcredError) in
-        do throws(KeyringError) { return try keyring.unlockDefaultCollection(password: password) } catch { throw .keyring(error) }
-      }
+      let result = try keyring.unlockDefaultCollection(password: password)
       note(result == .alreadyUnlocked ? "the keyring was already unlocked" : "unlocked the keyring")
     }
   }

@@ -1,4 +1,3 @@
-import MailcredCore
 import Synchronization
 
 /// How many checks may run at once: in all, and against one mailbox at one server.
@@ -58,15 +57,6 @@ public final class CheckGate: Sendable {
     return value
   }
 
-  /// One check of `job`, on a thread of its own, once admitted.
-  public func check(_ job: CheckJob, options: CheckOptions) async -> CheckResult {
-    await run(key: Self.key(job.endpoint, user: job.user)) {
-      await onDedicatedThread {
-        runCheck(endpoint: job.endpoint, user: job.user, secret: job.secret, options: options, auth: job.auth)
-      }
-    }
-  }
-
   private func admit(_ key: String) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let now = state.withLock { s -> Bool in
@@ -104,33 +94,4 @@ public final class CheckGate: Sendable {
     }
     for continuation in admitted { continuation.resume() }
   }
-}
-
-/// `checkAll` under `limits` instead of one flat bound: every job is started at once and admitted by the
-/// gate. Results in job order; `finished` and `progress` are called one at a time.
-public func checkAll(
-  _ jobs: [CheckJob], limits: CheckLimits, options: CheckOptions,
-  finished: (@Sendable (Int, CheckResult) -> Void)? = nil, progress: (@Sendable (Int) -> Void)? = nil
-) async -> [CheckResult] {
-  let gate = CheckGate(limits)
-  return await withTaskGroup(of: (Int, CheckResult).self) { group in
-    for (index, job) in jobs.enumerated() {
-      group.addTask { (index, await gate.check(job, options: options)) }
-    }
-    var results = [CheckResult?](repeating: nil, count: jobs.count)
-    var done = 0
-    for await (index, result) in group {
-      results[index] = result
-      done += 1
-      finished?(index, result)
-      progress?(done)
-    }
-    return results.map { $0! }
-  }
-}
-
-/// Runs blocking work (an OAuth2 refresh: keyring calls and an HTTPS exchange) on a thread of its own, so
-/// that many of them at once never occupy the cooperative pool's few threads.
-public func onThreadOfItsOwn<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-  await onDedicatedThread(work)
 }
