@@ -23,7 +23,9 @@ serve listens on two ports of 127.0.0.1:
   http://127.0.0.1:Q    (plain: for Dovecot's oauth2 passdb and the tests' controls)
     POST /introspect     token=... -> {"active": true, "email": USER, ...} or {"active": false} (RFC 7662)
     GET  /admin/stats?user=U            counters: code_grants, refresh_grants, device_pending, slow_down,
-                                        device_grants, invalid_grant, introspections, introspections_active
+                                        device_grants, invalid_grant, introspections, introspections_active,
+                                        max_concurrent_refreshes (most refreshes in their refresh_delay at once)
+    POST /admin/reset-stats user=U      the user's counters start again from nothing
     POST /admin/config  user=U [access_lifetime=S] [rotate=0|1] [refresh_delay=S] [email=E] [refresh_error=NAME]
                                         lifetime of the next access tokens (default 3600), refresh-token
                                         rotation (default on), a delay before answering refresh grants, and
@@ -50,6 +52,7 @@ REFRESH = {}    # refresh token -> dict(client_id, user, scope, active)
 ACCESS = {}     # access token -> dict(client_id, user, scope, expires, active)
 DEVICES = {}    # device_code -> dict(client_id, scope, user_code, user, denied, last_poll, interval, expires)
 STATS = {}      # user -> counters
+INFLIGHT = {}   # user -> refresh requests waiting out their refresh_delay now
 CONFIG = {}     # user -> dict(access_lifetime, rotate, refresh_delay)
 LOG = None
 # The secret marker of scripts/test's leak check (Harness.canary): every token contains it.
@@ -235,7 +238,15 @@ class TLSHandler(Handler):
             user = entry and entry["user"]
             delay = config(user)["refresh_delay"] if user else 0
         if delay:
+            # How many refreshes of one user wait here at once: tests tell concurrent refreshes from
+            # sequential ones by this, whatever the machine's load.
+            with LOCK:
+                INFLIGHT[user] = INFLIGHT.get(user, 0) + 1
+                stats = STATS.setdefault(user, {})
+                stats["max_concurrent_refreshes"] = max(stats.get("max_concurrent_refreshes", 0), INFLIGHT[user])
             time.sleep(delay)
+            with LOCK:
+                INFLIGHT[user] -= 1
         with LOCK:
             if not entry or not entry["active"] or form.get("client_id") != entry["client_id"]:
                 count(user, "invalid_grant")
@@ -348,6 +359,10 @@ class PlainHandler(Handler):
                     if form["refresh_error"] and form["refresh_error"] not in REFRESH_ERRORS:
                         return self.reply(400, {"ok": False, "error": f"unknown refresh_error {form['refresh_error']!r}"})
                     c["refresh_error"] = form["refresh_error"]
+            return self.reply(200, {"ok": True})
+        if url.path == "/admin/reset-stats":
+            with LOCK:
+                STATS.pop(form["user"], None)
             return self.reply(200, {"ok": True})
         if url.path == "/admin/revoke":
             user = form["user"]
