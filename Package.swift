@@ -18,19 +18,21 @@ let package = Package(
     // prctl(2) is variadic and cannot be called from Swift.
     .systemLibrary(name: "CProcess"),
 
+    // The POSIX boundary: every system call's errno, the one clock, file descriptors, process limits.
+    .target(name: "MailcredSystem", dependencies: ["CProcess"]),
     // Pure Swift: model, presets, protocol state machines, codecs, audit and rotation logic.
     .target(name: "MailcredCore"),
     // The only code that imports GLib (GDBus: the Secret Service).
     .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CGLib"]),
     // The only code that imports OpenSSL and sockets.
-    .target(name: "MailcredNet", dependencies: ["MailcredCore", "COpenSSL"]),
+    .target(name: "MailcredNet", dependencies: ["MailcredCore", "MailcredSystem", "COpenSSL"]),
     // Readers and line-exact writers of mail clients' configuration files (msmtp, mbsync, ...): pure Swift.
     .target(name: "MailcredConfig", dependencies: ["MailcredCore"]),
     // Thin CLI.
     .executableTarget(
       name: "mailcred",
       dependencies: [
-        "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "CProcess",
+        "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "MailcredSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -39,7 +41,7 @@ let package = Package(
       name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
     // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.
     .testTarget(
-      name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore"],
+      name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore", "MailcredSystem"],
       linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
     .testTarget(
       name: "MailcredIntegrationTests",

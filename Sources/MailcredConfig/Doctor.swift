@@ -140,7 +140,8 @@ public enum Doctor {
           + (planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""),
         fix: planned.replacementLine, action: .replace))
       let secret = plaintext.secret(in: home)
-      if let first = secret.bytes.first, let last = secret.bytes.last, MsmtpSyntax.isBlank(first) || MsmtpSyntax.isBlank(last) {
+      let (first, last) = secret.withUnsafeBytes { ($0.first, $0.last) }
+      if let first, let last, MsmtpSyntax.isBlank(first) || MsmtpSyntax.isBlank(last) {
         add(.warning, "secret-whitespace", plaintext.line, "the \(plaintext.keyword) starts or ends with white space (a pasted space?)", path: plaintext.path)
       }
       secret.wipe()

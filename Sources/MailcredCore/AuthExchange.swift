@@ -76,7 +76,7 @@ struct SASLCredentials {
     var bytes = Array(text.utf8)
     var changed = false
     for needle in needles {
-      var pattern = needle.bytes
+      var pattern = needle.withUnsafeBytes { Array($0) }
       while let last = pattern.last, last == 10 || last == 13 { pattern.removeLast() }
       guard !pattern.isEmpty else { continue }
       var index = 0

@@ -110,7 +110,7 @@ extension SASLCredentials {
     var result = text
     for mechanism in BearerMechanism.allCases {
       let line = bearerLine(mechanism, bearer, prefix: "")
-      var pattern = line.bytes
+      var pattern = line.withUnsafeBytes { Array($0) }
       line.wipe()
       while let last = pattern.last, last == 10 || last == 13 { pattern.removeLast() }
       let bytes = Array(result.utf8)

@@ -27,10 +27,10 @@ extension GitCredentialHelper {
     if entry.item.locked { throw .keyring(.locked) }
     let stored = try store.secret(of: entry)
     let (primary, refreshToken) = GitSecret.decode(stored)
-    var reply = GitReply(username: target.username, secret: SecretBytes(taking: primary))
+    var reply = GitReply(username: target.username, secret: primary)
     reply.authtype = target.authtype
     reply.expires = entry.credential.expires
-    reply.refreshToken = refreshToken.map { SecretBytes(taking: $0) }
+    reply.refreshToken = refreshToken
     return reply
   }
 
@@ -38,9 +38,9 @@ extension GitCredentialHelper {
     // As git-credential-libsecret: without a protocol and a host (or a path) there is no key, and
     // without a username and a password (or an authtype credential) nothing to store.
     guard let proto = request.proto, request.host != nil || request.path != nil else { return .ignored }
-    let primary: String
+    let primary: SecretBytes
     if let authtype = request["authtype"] {
-      guard request.announces("authtype"), !authtype.isEmpty, let credential = request["credential"] else { return .ignored }
+      guard request.announces("authtype"), !authtype.isEmpty, let credential = request.credential else { return .ignored }
       primary = credential
     } else {
       guard request.username != nil, let password = request.password else { return .ignored }
@@ -48,7 +48,7 @@ extension GitCredentialHelper {
     }
     let target = GitTarget(
       proto: proto, host: request.host, path: request.path, username: request.username, authtype: request["authtype"])
-    let secret = GitSecret.encode(Array(primary.utf8), refreshToken: request["oauth_refresh_token"].map { Array($0.utf8) })
+    let secret = GitSecret.encode(primary, refreshToken: request.refreshToken)
     let expires = expiry(request)
 
     let existing = try store.currentGitEntries().first { $0.credential.git.map(target.sameKey) == true }
@@ -75,14 +75,14 @@ extension GitCredentialHelper {
     // An empty pattern would match everything, and is too easily sent by accident (git's own helpers
     // refuse it too).
     guard request.proto != nil || request.host != nil || request.path != nil || request.username != nil else { return [] }
-    let given = (request.password ?? request["credential"]).map { Array($0.utf8) }
+    let given = request.password ?? request.credential
     var erased: [String] = []
     for entry in try store.currentGitEntries() {
       guard let target = entry.credential.git, gitMatches(request, target) else { continue }
       if let given {
         // Both copies are SecretBytes, wiped when they go.
         let (primary, _) = GitSecret.decode(try store.secret(of: entry))
-        if !(SecretBytes(taking: primary) == SecretBytes(taking: given)) { continue }
+        if primary != given { continue }
       }
       try store.discard(entry)
       erased.append(entry.credential.account)
@@ -123,22 +123,18 @@ public struct GitReply {
 
   /// The reply's bytes; the caller wipes them after writing. A value holding NUL, CR or LF is never
   /// written (it would inject a line); a secret never holds one (the parser and SecretRules see to it).
-  public func bytes() -> [UInt8] {
-    var out: [UInt8] = []
-    func line(_ key: String, _ value: [UInt8]) {
-      if value.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return }
-      out += Array(key.utf8) + [UInt8(ascii: "=")] + value + [0x0a]
-    }
+  public func bytes() -> SecretBytes {
+    var out = SecretBuffer(capacity: 128 + secret.count + (refreshToken?.count ?? 0))
     // git reads `authtype` and `credential` only after the helper's `capability[]=authtype`; the secret of
     // an authtype reply goes last.
-    if authtype != nil { line("capability[]", Array("authtype".utf8)) }
-    if let username { line("username", Array(username.utf8)) }
-    if authtype == nil { line("password", secret.bytes) }
-    if let expires { line("password_expiry_utc", Array(String(Int64(expires.timeIntervalSince1970)).utf8)) }
-    if let refreshToken { line("oauth_refresh_token", refreshToken.bytes) }
-    if let authtype { line("authtype", Array(authtype.utf8)) }
-    if ephemeral { line("ephemeral", Array("1".utf8)) }
-    if authtype != nil { line("credential", secret.bytes) }
-    return out
+    if authtype != nil { out.appendLine("capability[]", "authtype") }
+    if let username { out.appendLine("username", username) }
+    if authtype == nil { out.appendLine("password", secret) }
+    if let expires { out.appendLine("password_expiry_utc", String(Int64(expires.timeIntervalSince1970))) }
+    if let refreshToken { out.appendLine("oauth_refresh_token", refreshToken) }
+    if let authtype { out.appendLine("authtype", authtype) }
+    if ephemeral { out.appendLine("ephemeral", "1") }
+    if authtype != nil { out.appendLine("credential", secret) }
+    return out.finish()
   }
 }

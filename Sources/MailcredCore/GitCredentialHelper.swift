@@ -113,9 +113,8 @@ public struct GitCredentialHelper: Sendable {
   }
 
   private func mailStore(
-    _ target: MailTarget, user: String, password: String, request: GitCredentialMessage, now: Date
+    _ target: MailTarget, user: String, password secret: SecretBytes, request: GitCredentialMessage, now: Date
   ) throws(MailcredError) -> StoreOutcome {
-    let secret = SecretBytes(taking: Array(password.utf8))
     let accepted: SecretRules.Accepted
     do { accepted = try SecretRules.accept(secret, keepWhitespace: true) } catch { throw .input(error) }
     let expires = expiry(request)
@@ -160,7 +159,7 @@ public struct GitCredentialHelper: Sendable {
   public func erase(_ request: GitCredentialMessage, now: Date = Date()) throws(MailcredError) -> [String] {
     var erased: [String] = []
     if let target = MailTarget(request) {
-      let given = request.password.map { SecretBytes(taking: Array($0.utf8)) }
+      let given = request.password
       // Each account once, through its newest current item: a rotation in progress elsewhere shows two
       // current items of one account for a moment, and erasing the account is what git asks.
       var seen: Set<String> = []

@@ -26,8 +26,14 @@ public struct GitCredentialMessage: Equatable, Sendable {
     "authtype", "credential", "ephemeral", "capability[]",
   ]
 
-  /// Single-valued keys, last one wins (as in git).
+  /// The keys whose values are secrets: never made into a String, kept in `secrets`.
+  public static let secretKeys: Set<String> = ["password", "credential", "oauth_refresh_token"]
+
+  /// Single-valued keys, last one wins (as in git); the secret ones are in `secrets`.
   public var values: [String: String] = [:]
+  /// `password`, `credential` (authtype) and `oauth_refresh_token`, straight from the input bytes into
+  /// wipeable buffers.
+  public var secrets: [String: SecretBytes] = [:]
   /// Multi-valued keys, without the `[]`.
   public var lists: [String: [String]] = [:]
 
@@ -41,11 +47,15 @@ public struct GitCredentialMessage: Equatable, Sendable {
   public var proto: String? { values["protocol"] }
   public var host: String? { values["host"] }
   public var username: String? { values["username"] }
-  public var password: String? { values["password"] }
+  public var password: SecretBytes? { secrets["password"] }
+  /// An authtype credential (`credential=`).
+  public var credential: SecretBytes? { secrets["credential"] }
+  public var refreshToken: SecretBytes? { secrets["oauth_refresh_token"] }
   public var path: String? { values["path"] }
 
   /// Parses helper input. Stops at the first empty line; input without one ends at EOF. CRLF is accepted.
-  public static func parse(_ input: [UInt8]) throws(ParseError) -> GitCredentialMessage {
+  public static func parse<Input: RandomAccessCollection<UInt8>>(_ input: Input) throws(ParseError) -> GitCredentialMessage
+  where Input.Index == Int {
     var message = GitCredentialMessage()
     var lineNumber = 0
     var start = 0
@@ -69,9 +79,14 @@ public struct GitCredentialMessage: Equatable, Sendable {
       guard let equals = line.firstIndex(of: UInt8(ascii: "=")), equals > line.startIndex else {
         throw .malformed(line: lineNumber)
       }
-      guard let key = String(validating: line[line.startIndex..<equals], as: UTF8.self),
-        let value = String(validating: line[line.index(after: equals)...], as: UTF8.self)
-      else { throw .invalidUTF8(line: lineNumber) }
+      guard let key = String(validating: line[line.startIndex..<equals], as: UTF8.self) else { throw .invalidUTF8(line: lineNumber) }
+      if secretKeys.contains(key) {
+        let secret = SecretBytes(copying: line[line.index(after: equals)...])
+        guard secret.isValidUTF8 else { throw .invalidUTF8(line: lineNumber) }
+        message.secrets[key] = secret
+        continue
+      }
+      guard let value = String(validating: line[line.index(after: equals)...], as: UTF8.self) else { throw .invalidUTF8(line: lineNumber) }
       if key.hasSuffix("[]") {
         let name = String(key.dropLast(2))
         if value.isEmpty { message.lists[name] = nil } else { message.lists[name, default: []].append(value) }
@@ -99,7 +114,8 @@ public struct GitCredentialMessage: Equatable, Sendable {
       rest = rest[rest.index(after: at)...]
       if let colon = userinfo.firstIndex(of: ":") {
         values["username"] = percentDecoded(userinfo[..<colon])
-        values["password"] = percentDecoded(userinfo[userinfo.index(after: colon)...])
+        // A password in a URL was text already (git's own url= parsing); it is a secret from here on.
+        secrets["password"] = SecretBytes(taking: Array(percentDecoded(userinfo[userinfo.index(after: colon)...]).utf8))
       } else {
         values["username"] = percentDecoded(userinfo)
       }
@@ -109,16 +125,35 @@ public struct GitCredentialMessage: Equatable, Sendable {
   }
 
   /// The reply lines. A value holding NUL, CR or LF is never written (it would inject a line).
-  public func serialized(order: [String] = ["protocol", "host", "path", "username", "password", "password_expiry_utc", "oauth_refresh_token"]) -> [UInt8] {
-    var out: [UInt8] = []
-    func emit(_ key: String, _ value: String) {
-      if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return }
-      out += Array(key.utf8) + [UInt8(ascii: "=")] + Array(value.utf8) + [0x0a]
+  public func serialized(order: [String] = ["protocol", "host", "path", "username", "password", "password_expiry_utc", "oauth_refresh_token"]) -> SecretBytes {
+    var out = SecretBuffer(capacity: 256)
+    for key in order {
+      if let value = values[key] { out.appendLine(key, value) }
+      if let secret = secrets[key] { out.appendLine(key, secret) }
     }
-    for key in order { if let value = values[key] { emit(key, value) } }
-    for key in values.keys.sorted() where !order.contains(key) { emit(key, values[key]!) }
-    for key in lists.keys.sorted() { for value in lists[key]! { emit(key + "[]", value) } }
-    return out
+    for key in values.keys.sorted() where !order.contains(key) { out.appendLine(key, values[key]!) }
+    for key in secrets.keys.sorted() where !order.contains(key) { out.appendLine(key, secrets[key]!) }
+    for key in lists.keys.sorted() { for value in lists[key]! { out.appendLine(key + "[]", value) } }
+    return out.finish()
+  }
+}
+
+extension SecretBuffer {
+  /// `key=value\n` of a helper message; a value holding NUL, CR or LF is left out (it would inject a line).
+  mutating func appendLine(_ key: String, _ value: String) {
+    if value.utf8.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return }
+    append(key)
+    append(UInt8(ascii: "="))
+    append(value)
+    append(0x0a)
+  }
+
+  mutating func appendLine(_ key: String, _ value: SecretBytes) {
+    if value.contains(where: { $0 == 0 || $0 == 0x0a || $0 == 0x0d }) { return }
+    append(key)
+    append(UInt8(ascii: "="))
+    append(value)
+    append(0x0a)
   }
 }
 

@@ -59,23 +59,29 @@ public struct GitTarget: Sendable, Equatable {
 public enum GitSecret {
   static let refreshKey = Array("oauth_refresh_token=".utf8)
 
-  static func encode(_ primary: [UInt8], refreshToken: [UInt8]?) -> SecretBytes {
-    guard let refreshToken else { return SecretBytes(taking: primary.isEmpty ? [0x0a] : primary) }
-    return SecretBytes(taking: primary + [0x0a] + refreshKey + refreshToken)
+  static func encode(_ primary: SecretBytes, refreshToken: SecretBytes?) -> SecretBytes {
+    guard let refreshToken else { return primary.isEmpty ? SecretBytes(taking: [0x0a]) : primary }
+    var out = SecretBuffer(capacity: primary.count + 1 + refreshKey.count + refreshToken.count)
+    out.append(primary)
+    out.append(0x0a)
+    out.append(contentsOf: refreshKey)
+    out.append(refreshToken)
+    return out.finish()
   }
 
   /// The password (or credential) alone: what `mailcred get` prints.
   public static func firstLine(_ secret: SecretBytes) -> SecretBytes {
     guard secret.contains(0x0a) else { return secret }
-    return SecretBytes(taking: decode(secret).primary)
+    return decode(secret).primary
   }
 
-  /// (password or credential, refresh token). The caller wipes the copies.
-  static func decode(_ secret: SecretBytes) -> (primary: [UInt8], refreshToken: [UInt8]?) {
-    let bytes = secret.bytes
-    guard let newline = bytes.firstIndex(of: 0x0a) else { return (bytes, nil) }
-    let rest = Array(bytes[(newline + 1)...])
-    let token = rest.starts(with: refreshKey) ? Array(rest.dropFirst(refreshKey.count)) : nil
-    return (Array(bytes[..<newline]), token)
+  /// (password or credential, refresh token), each in its own wipeable buffer.
+  static func decode(_ secret: SecretBytes) -> (primary: SecretBytes, refreshToken: SecretBytes?) {
+    secret.withUnsafeBytes { bytes in
+      guard let newline = bytes.firstIndex(of: 0x0a) else { return (SecretBytes(copying: bytes), nil) }
+      let rest = bytes[(newline + 1)...]
+      let token = rest.starts(with: refreshKey) ? SecretBytes(copying: rest.dropFirst(refreshKey.count)) : nil
+      return (SecretBytes(copying: bytes[..<newline]), token)
+    }
   }
 }

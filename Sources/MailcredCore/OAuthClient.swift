@@ -161,7 +161,7 @@ public struct DeviceAuthorization: Sendable {
 
   static func parse(_ answer: HTTPAnswer) -> Result<DeviceAuthorization, OAuthFailure> {
     var json: OAuthJSON
-    do { json = try OAuthJSON(parsing: answer.body.bytes) } catch {
+    do { json = try answer.body.withTemporaryArray { bytes throws(OAuthJSON.SyntaxError) in try OAuthJSON(parsing: bytes) } } catch {
       return .failure(answer.status >= 500 ? .temporary("HTTP \(answer.status) from the device endpoint")
         : .malformed("the device endpoint answered HTTP \(answer.status) without JSON"))
     }

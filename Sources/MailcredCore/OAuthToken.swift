@@ -95,7 +95,7 @@ public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
 public func parseTokenAnswer(_ answer: HTTPAnswer) -> Result<TokenGrant, OAuthFailure> {
   var json: OAuthJSON
   do {
-    json = try OAuthJSON(parsing: answer.body.bytes)
+    json = try answer.body.withTemporaryArray { bytes throws(OAuthJSON.SyntaxError) in try OAuthJSON(parsing: bytes) }
   } catch {
     if answer.status >= 500 { return .failure(.temporary("HTTP \(answer.status) from the token endpoint")) }
     return .failure(.malformed("the token endpoint answered HTTP \(answer.status) without JSON (\(error))"))

@@ -9,30 +9,31 @@ public enum SecretRules {
   }
 
   public static func accept(_ secret: SecretBytes, keepWhitespace: Bool = false) throws(InputError) -> Accepted {
-    let bytes = secret.bytes
-    if bytes.isEmpty { throw .secret("empty secret: nothing stored") }
-    if bytes.count > 4096 { throw .secret("secret longer than 4096 bytes: nothing stored") }
-    if bytes.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+    if secret.isEmpty { throw .secret("empty secret: nothing stored") }
+    if secret.count > 4096 { throw .secret("secret longer than 4096 bytes: nothing stored") }
+    if secret.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
       throw .secret("the secret contains a control character (NUL, CR, LF, ...): nothing stored")
     }
     if !secret.isValidUTF8 { throw .secret("the secret is not valid UTF-8: nothing stored") }
-    if isGroupedAppPassword(bytes) {
-      let joined = SecretBytes(taking: bytes.filter { $0 != 0x20 })
+    if secret.withUnsafeBytes(isGroupedAppPassword) {
+      var joined = SecretBuffer(capacity: secret.count)
+      secret.withUnsafeBytes { joined.append(contentsOf: $0.lazy.filter { $0 != 0x20 }) }
       return Accepted(
-        secret: joined,
+        secret: joined.finish(),
         note: "removed the spaces from a grouped app password (Google shows them as 'abcd efgh ijkl mnop')")
     }
     let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-    if !keepWhitespace, let first = bytes.first, let last = bytes.last, isBlank(first) || isBlank(last) {
+    let (first, last) = secret.withUnsafeBytes { ($0.first, $0.last) }
+    if !keepWhitespace, let first, let last, isBlank(first) || isBlank(last) {
       throw .secret(
         "the secret starts or ends with white space, usually a copy-and-paste slip: nothing stored "
           + "(use --keep-whitespace if it really does)")
     }
-    return Accepted(secret: SecretBytes(taking: bytes), note: nil)
+    return Accepted(secret: secret, note: nil)
   }
 
   /// Four groups of four ASCII letters separated by single spaces.
-  static func isGroupedAppPassword(_ bytes: [UInt8]) -> Bool {
+  static func isGroupedAppPassword<C: Collection<UInt8>>(_ bytes: C) -> Bool {
     guard bytes.count == 19 else { return false }
     for (index, byte) in bytes.enumerated() {
       if index % 5 == 4 {

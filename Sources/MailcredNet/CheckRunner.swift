@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSystem
 
 /// One whole check on the calling thread: connect, drive the protocol's exchange, classify. Blocks; callers
 /// run it on a dedicated thread.

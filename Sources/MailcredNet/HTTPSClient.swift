@@ -110,6 +110,8 @@ func httpsExchange(
       if more.isEmpty {
         if let length, body.count < length { throw NetError.closed }
         if chunked { throw NetError.io("the chunked HTTP answer ended early") }
+        // Delimited by the close only: without TLS close_notify, a cut connection would pass for the end.
+        if !connection.sawCloseNotify { throw NetError.io("the HTTPS answer ended without a TLS close_notify (cut short?)") }
         break
       }
       body.append(more)

@@ -5,6 +5,7 @@ import Musl
 #endif
 import COpenSSL
 import MailcredCore
+import MailcredSystem
 
 /// A line-oriented connection to a mail server, in clear or over TLS, where every operation has a
 /// deadline and no line may grow beyond `maxLineLength` (memory stays bounded whatever the server sends).
@@ -26,6 +27,10 @@ final class LineConnection {
   /// OpenSSL's reason code (ERR_GET_REASON) of the last TLS failure, 0 for none: the diagnosis of a failed
   /// handshake goes by the code, not by the message text (which OpenSSL versions reword).
   private(set) var tlsFailureReason: Int32 = 0
+  /// Whether the TLS peer ended the stream with close_notify. A close without it (OpenSSL 3's
+  /// SSL_R_UNEXPECTED_EOF_WHILE_READING) ends a mail session like any close, but it cannot prove that a
+  /// body delimited by the close arrived whole: HTTP checks this.
+  private(set) var sawCloseNotify = false
 
   init(_ socket: ConnectedSocket) {
     fd = socket.fd
@@ -213,7 +218,9 @@ final class LineConnection {
     switch code {
     case SSL_ERROR_WANT_READ: try deadline.wait(fd, for: Int16(POLLIN), what)
     case SSL_ERROR_WANT_WRITE: try deadline.wait(fd, for: Int16(POLLOUT), what)
-    case SSL_ERROR_ZERO_RETURN: throw .closed
+    case SSL_ERROR_ZERO_RETURN:
+      sawCloseNotify = true
+      throw .closed
     case SSL_ERROR_SYSCALL:
       let saved = errno
       if ERR_peek_error() != 0 {
@@ -223,11 +230,15 @@ final class LineConnection {
       if saved == 0 || saved == EPIPE || saved == ECONNRESET { throw .closed }
       throw .io(Errno(saved).text)
     default:
-      tlsFailureReason = ERR_GET_REASON(ERR_peek_last_error())
-      let error = openSSLError(what, ssl: ssl)
-      // OpenSSL 3 reports a close without close_notify as an SSL error ("unexpected eof").
-      if case .tls(let text) = error, text.contains("unexpected eof") { throw .closed }
-      throw error
+      let last = ERR_peek_last_error()
+      tlsFailureReason = ERR_GET_REASON(last)
+      // OpenSSL 3 reports a close without close_notify as an SSL error: told by its library and reason
+      // code, not by the words of its message.
+      if ERR_GET_LIB(last) == ERR_LIB_SSL && tlsFailureReason == SSL_R_UNEXPECTED_EOF_WHILE_READING {
+        ERR_clear_error()
+        throw .closed
+      }
+      throw openSSLError(what, ssl: ssl)
     }
   }
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import MailcredCore
+import MailcredSystem
 
 /// The real network behind `CredentialChecks`: each check and each grant refresh on a thread of its own
 /// (they block in poll()), OpenSSL for TLS, the token endpoint over HTTPS.
@@ -33,7 +34,7 @@ public struct LiveChecks: CheckBackend {
 
   public func offload(_ work: @escaping @Sendable () -> Void) async { await onDedicatedThread(work) }
 
-  public func monotonicSeconds() -> Double { MailcredNet.monotonicSeconds() }
+  public func monotonicSeconds() -> Double { MailcredSystem.monotonicSeconds() }
 }
 
 /// The token endpoint's own CA (`ca-file` attribute) when the credential has one, else the command's

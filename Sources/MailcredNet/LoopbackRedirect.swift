@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MailcredCore
+import MailcredSystem
 
 /// The loopback redirect of an authorization-code flow (RFC 8252 7.3): a listener on 127.0.0.1 and a
 /// random port that waits for the browser to come back with `code` and `state`.
@@ -60,16 +61,18 @@ public final class LoopbackRedirectListener {
       guard left > 0 else { throw .timeout("waiting for the browser to come back to \(redirectURI)") }
       var polled = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
       polled += clients.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-      let ready = poll(&polled, nfds_t(polled.count), Int32(min(left * 1000 + 1, 60_000)))
-      if ready < 0 && errno != EINTR { throw .io("poll: \(Errno(errno).text)") }
-      if ready <= 0 { continue }
+      let ready: Int
+      do { ready = try pollDescriptors(&polled, timeoutMilliseconds: Int32(min(left * 1000 + 1, 60_000))) } catch {
+        throw .io("poll: \(error.text)")
+      }
+      if ready == 0 { continue }
 
       var finished: Set<Int32> = []
       for (index, client) in clients.enumerated() where polled[index + 1].revents != 0 {
         var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = recv(client.fd, &chunk, chunk.count, 0)
-        if n <= 0 {
-          if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+        let received = chunk.withUnsafeMutableBytes { raw in Result { () throws(Errno) in try receive(client.fd, into: raw) } }
+        guard case .success(let n) = received, n > 0 else {
+          if case .failure(let error) = received, error == .again { continue }
           finished.insert(client.fd)
           continue
         }

@@ -136,12 +136,13 @@ final class OpenBaoAPI: @unchecked Sendable {
   private func approleLogin(_ roleFile: String, _ secretFile: String) throws(KeyringError) -> SecretBytes {
     let role = try OpenBaoToken.readPrivateFile(roleFile, what: "role-id")
     let secret = try OpenBaoToken.readPrivateFile(secretFile, what: "secret-id")
-    var body: [UInt8] = Array(#"{"role_id":"#.utf8)
-    appendJSONString(role.bytes, to: &body)
-    body.append(contentsOf: Array(#","secret_id":"#.utf8))
-    appendJSONString(secret.bytes, to: &body)
+    var body = SecretBuffer(capacity: 64 + 6 * (role.count + secret.count))
+    body.append(#"{"role_id":"#)
+    appendJSONString(role, to: &body)
+    body.append(#","secret_id":"#)
+    appendJSONString(secret, to: &body)
     body.append(UInt8(ascii: "}"))
-    var answer = try send("POST", "auth/\(settings.approleMount)/login", body: SecretBytes(taking: body), token: nil)
+    var answer = try send("POST", "auth/\(settings.approleMount)/login", body: body.finish(), token: nil)
     defer { answer.json?.wipe() }
     guard answer.status == 200, case .string(let token)? = answer.json?["auth"]?["client_token"] else {
       let message = answer.json?["errors"]?.array?.compactMap(\.text).joined(separator: "; ") ?? ""

@@ -69,16 +69,31 @@ indirect enum BaoJSON: Sendable {
 
 /// Writes a JSON string literal (quotes included) into `out`, escaping as RFC 8259 requires.
 func appendJSONString<Bytes: Sequence>(_ value: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
+  jsonQuoted(value) { out.append($0) }
+}
+
+/// A secret as a JSON string, into wipeable memory (request bodies that carry a secret).
+func appendJSONString(_ value: SecretBytes, to out: inout SecretBuffer) {
+  value.withUnsafeBytes { raw in jsonQuoted(raw) { out.append($0) } }
+}
+
+/// `value` quoted and escaped as a JSON string, byte by byte into `emit`.
+private func jsonQuoted<Bytes: Sequence<UInt8>>(_ value: Bytes, _ emit: (UInt8) -> Void) {
   let hex: [UInt8] = Array("0123456789abcdef".utf8)
-  out.append(UInt8(ascii: "\""))
+  emit(UInt8(ascii: "\""))
   for byte in value {
     switch byte {
-    case UInt8(ascii: "\""), UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(byte)
-    case 0..<0x20: out.append(contentsOf: Array("\\u00".utf8)); out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 15)])
-    default: out.append(byte)
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+      emit(UInt8(ascii: "\\"))
+      emit(byte)
+    case 0..<0x20:
+      for escape in "\\u00".utf8 { emit(escape) }
+      emit(hex[Int(byte >> 4)])
+      emit(hex[Int(byte & 15)])
+    default: emit(byte)
     }
   }
-  out.append(UInt8(ascii: "\""))
+  emit(UInt8(ascii: "\""))
 }
 
 /// A JSON object of string members, keys sorted (requests: custom_metadata, options).

@@ -114,10 +114,12 @@ public struct OpenBaoKeyring: Keyring {
     let id = "\(account)/\(OAuthCrypto.randomBytes(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined())"
     // The secret first, with cas=0 (refused if the path exists), then the attributes: a crash in between
     // leaves an item without attributes, which no search returns, never an attribute set without secret.
-    var body: [UInt8] = Array(#"{"options":{"cas":0},"data":{"secret":"#.utf8)
-    appendJSONString(secret.bytes, to: &body)
-    body.append(contentsOf: Array("}}".utf8))
-    let written = try api.call("POST", dataPath(id), body: SecretBytes(taking: body), what: "write account '\(account)'")
+    // Escaping grows a byte at most sixfold: one buffer of that size, never moved.
+    var body = SecretBuffer(capacity: 48 + 6 * secret.count)
+    body.append(#"{"options":{"cas":0},"data":{"secret":"#)
+    appendJSONString(secret, to: &body)
+    body.append("}}")
+    let written = try api.call("POST", dataPath(id), body: body.finish(), what: "write account '\(account)'")
     guard written.status != 404 else { throw .failed("OpenBao: no KV v2 mount '\(settings.mount)'") }
     do throws(KeyringError) {
       try writeAttributes(id, attributes, account: account)

@@ -5,6 +5,7 @@ import Musl
 #endif
 import COpenSSL
 import MailcredCore
+import MailcredSystem
 
 // The diagnostic probes of a failed check (issue 18). Each opens a connection of its own, sends no command
 // and no credential — at most a TLS ClientHello — and is bounded by the check's own deadline.
@@ -136,9 +137,8 @@ private func waitEither(_ fd: Int32, for events: Int16, orInputOn other: Int32?,
     let left = deadline.remaining
     guard left > 0 else { return .timeout }
     var requests = [pollfd(fd: fd, events: events, revents: 0), pollfd(fd: other, events: Int16(POLLIN), revents: 0)]
-    let ready = poll(&requests, 2, Int32(min(left * 1000 + 1, 60_000)))
-    if ready < 0 && errno != EINTR { return .timeout }
-    if ready <= 0 { continue }
+    guard let ready = try? pollDescriptors(&requests, timeoutMilliseconds: Int32(min(left * 1000 + 1, 60_000))) else { return .timeout }
+    if ready == 0 { continue }
     if requests[1].revents != 0 { return .otherReady }
     return .ready
   }
@@ -211,12 +211,15 @@ private func readFirstLine(fd: Int32, ssl: OpaquePointer?, deadline: Deadline) -
         count = 0
       }
     } else {
-      let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
-      if n == 0 { return bytes.isEmpty ? .closed("the server closed the connection") : .line(shown(bytes)) }
-      if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
-        return .closed("connection error: \(Errno(errno).text)")
+      let received = chunk.withUnsafeMutableBytes { raw in
+        Result { () throws(Errno) in try receive(fd, into: raw, flags: Int32(MSG_DONTWAIT)) }
       }
-      count = max(n, 0)
+      switch received {
+      case .success(0): return bytes.isEmpty ? .closed("the server closed the connection") : .line(shown(bytes))
+      case .success(let n): count = n
+      case .failure(let error) where error == .again || error == .wouldBlock: count = 0
+      case .failure(let error): return .closed("connection error: \(error.text)")
+      }
     }
     if count > 0 {
       bytes += chunk[..<count]

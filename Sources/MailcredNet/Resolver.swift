@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import MailcredSystem
 import Synchronization
 
 /// One address getaddrinfo returned, copied out of its list.

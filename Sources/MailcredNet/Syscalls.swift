@@ -4,29 +4,7 @@ import Glibc
 import Musl
 #endif
 
-// The one place where C's errno convention becomes a Swift error, and where time is read.
-
-/// Calls `body` until it stops failing with EINTR; returns its value or the errno it failed with.
-func valueOrErrno<T: FixedWidthInteger>(_ body: () -> T) -> Result<T, Errno> {
-  while true {
-    let value = body()
-    if value != -1 { return .success(value) }
-    if errno != EINTR { return .failure(Errno(errno)) }
-  }
-}
-
-struct Errno: Error, Equatable {
-  var code: Int32
-  init(_ code: Int32) { self.code = code }
-  var text: String { String(cString: strerror(code)) }
-}
-
-/// Seconds on the monotonic clock (never jumps with the wall clock).
-public func monotonicSeconds() -> Double {
-  var now = timespec()
-  clock_gettime(CLOCK_MONOTONIC, &now)
-  return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+import MailcredSystem
 
 /// The instant by which a whole check must have finished.
 struct Deadline {

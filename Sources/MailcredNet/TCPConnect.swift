@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import MailcredSystem
 
 /// A connected, non-blocking TCP socket.
 struct ConnectedSocket {

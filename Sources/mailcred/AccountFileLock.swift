@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MailcredCore
+import MailcredSystem
 
 /// One writer per account across every process: `flock` on `$XDG_RUNTIME_DIR/mailcred/ACCOUNT.lock` (or
 /// `/tmp/mailcred-UID/` without XDG_RUNTIME_DIR). The lock goes with the process, so a killed writer never
@@ -19,24 +20,29 @@ enum AccountFileLock {
     let directory = try lockDirectory()
     // Account names are validated (letters, digits, . _ - @ +; no slash) before any write reaches here.
     let path = "\(directory)/\(account).lock"
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-    guard fd >= 0 else { throw .configuration("cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
+    let fd: Int32
+    do { fd = try openFile(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode: 0o600) } catch {
+      throw .configuration("cannot open the lock file \(path): \(error.text)")
+    }
     let started = monotonicSeconds()
-    while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-      guard errno == EWOULDBLOCK || errno == EINTR else {
-        let why = String(cString: strerror(errno))
-        close(fd)
-        throw .configuration("cannot lock \(path): \(why)")
+    while true {
+      do {
+        try nothingOrErrno { flock(fd, LOCK_EX | LOCK_NB) }
+        break
+      } catch where error == .wouldBlock {
+        if monotonicSeconds() - started > timeout {
+          closeFile(fd)
+          throw .accountBusy(account, Int(timeout.rounded()))
+        }
+        usleep(5_000)
+      } catch {
+        closeFile(fd)
+        throw .configuration("cannot lock \(path): \(error.text)")
       }
-      if monotonicSeconds() - started > timeout {
-        close(fd)
-        throw .accountBusy(account, Int(timeout.rounded()))
-      }
-      usleep(5_000)
     }
     return {
       flock(fd, LOCK_UN)
-      close(fd)
+      closeFile(fd)
     }
   }
 
@@ -45,19 +51,12 @@ enum AccountFileLock {
   private static func lockDirectory() throws(MailcredError) -> String {
     let base = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     let directory = base.map { "\($0)/mailcred" } ?? "/tmp/mailcred-\(getuid())"
-    if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-      throw .configuration("cannot create \(directory): \(String(cString: strerror(errno)))")
+    do { try makeDirectory(directory, mode: 0o700) } catch where error == .exists {} catch {
+      throw .configuration("cannot create \(directory): \(error.text)")
     }
-    var info = stat()
-    guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
+    guard let info = try? linkStatus(directory), info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
       info.st_mode & 0o077 == 0
     else { throw .configuration("\(directory) is not a private directory of this user: refusing to put a lock file there") }
     return directory
-  }
-
-  private static func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
   }
 }

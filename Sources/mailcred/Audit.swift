@@ -223,8 +223,8 @@ struct AuditDocument: Encodable {
 
 /// `checked 12/40` on stderr, rewritten in place; only on a terminal.
 final class ProgressLine: Sendable {
-  func show(_ done: Int, of total: Int) { Terminal.writeAll(2, Array("\rmailcred: checked \(done)/\(total)".utf8)) }
-  func clear() { Terminal.writeAll(2, Array("\r\u{1b}[K".utf8)) }
+  func show(_ done: Int, of total: Int) { Terminal.writeAll(2, "\rmailcred: checked \(done)/\(total)") }
+  func clear() { Terminal.writeAll(2, "\r\u{1b}[K") }
 }
 
 /// `audit --format`.

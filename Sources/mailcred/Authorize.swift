@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import MailcredCore
 import MailcredNet
+import MailcredSystem
 
 extension Mailcred {
   struct Authorize: AsyncParsableCommand {
@@ -95,7 +96,7 @@ extension Mailcred {
       } else if let existing, old?.kind == .oauth2,
         let stored = try? store.secret(of: existing), let payload = try? OAuthPayload(parsing: stored)
       {
-        clientSecret = payload.clientSecret.map { SecretBytes(taking: $0.bytes) }
+        clientSecret = payload.clientSecret.map { secret in secret.withUnsafeBytes { SecretBytes(copying: $0) } }
         stored.wipe()
       }
 
@@ -173,7 +174,7 @@ extension Mailcred {
       if let complete = authorization.verificationURIComplete { note("(or open \(complete))") }
       note("waiting for the authorization (the code expires in \(authorization.expiresIn / 60) min)")
       let result = client.waitForDeviceApproval(
-        authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: monotonicSeconds)
+        authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: { MailcredSystem.monotonicSeconds() })
       switch result {
       case .success(let grant): return grant
       case .failure(let failure): throw MailcredError.authorization(failure, step: "the token endpoint")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MailcredConfig
 import MailcredCore
+import MailcredSystem
 
 /// Finding, reading and safely replacing mail clients' configuration files (for doctor, import, setup).
 enum ClientFiles {
@@ -51,25 +52,28 @@ enum ClientFiles {
 
   /// Reads a whole file (following a symlink), refusing one that is too large before reading it.
   static func load(_ path: String) throws(ConfigError) -> Loaded {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw .unusable(path, "cannot read: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw .unusable(path, "cannot stat: \(String(cString: strerror(errno)))") }
+    let fd: Int32
+    do { fd = try openFile(path, O_RDONLY | O_CLOEXEC) } catch { throw .unusable(path, "cannot read: \(error.text)") }
+    defer { closeFile(fd) }
+    let info: stat
+    do { info = try fileStatus(fd) } catch { throw .unusable(path, "cannot stat: \(error.text)") }
     if (info.st_mode & S_IFMT) != S_IFREG { throw .unusable(path, "not a regular file") }
     if Int(info.st_size) > ConfigFile.maximumSize {
       throw .unusable(path, "larger than 1 MiB (\(info.st_size) bytes): not a mail client configuration")
     }
-    var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
+    // One buffer of the limit's size (the file may hold a plaintext password): it never grows, and a file
+    // that grew past the limit since fstat is cut at it and refused by ConfigFile.
+    var bytes = [UInt8](repeating: 0, count: ConfigFile.maximumSize + 1)
     var total = 0
     while total < bytes.count {
-      let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
-      if n < 0 && errno == EINTR { continue }
-      if n < 0 { throw .unusable(path, "cannot read: \(String(cString: strerror(errno)))") }
+      let n: Int
+      do {
+        n = try bytes.withUnsafeMutableBytes { raw in
+          Result { () throws(Errno) in try readSome(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[total...])) }
+        }.get()
+      } catch { throw .unusable(path, "cannot read: \(error.text)") }
       if n == 0 { break }
       total += n
-      if total == bytes.count { bytes += [UInt8](repeating: 0, count: 4096) }
-      if total > ConfigFile.maximumSize { break }
     }
     var content = Array(bytes[..<total])
     wipe(&bytes)
@@ -81,17 +85,19 @@ enum ClientFiles {
   /// Whether something is at `path` (a file we may not read, or a dangling link, counts: its error is
   /// reported when it is read).
   static func exists(_ path: String) -> Bool {
-    var info = stat()
-    if stat(path, &info) == 0 || lstat(path, &info) == 0 { return true }
-    return errno != ENOENT && errno != ENOTDIR
+    do {
+      _ = try linkStatus(path)
+      return true
+    } catch {
+      return error != .noEntry && error != .notDirectory
+    }
   }
 
   /// Whether a `.git` entry sits in the file's directory or any parent (dotfiles repositories in $HOME).
   static func insideGitWorkTree(_ path: String) -> Bool {
     var directory = realPath(path).split(separator: "/").dropLast().map(String.init)
     while true {
-      var info = stat()
-      if stat("/" + (directory + [".git"]).joined(separator: "/"), &info) == 0 { return true }
+      if (try? linkStatus("/" + (directory + [".git"]).joined(separator: "/"))) != nil { return true }
       if directory.isEmpty { return false }
       directory.removeLast()
     }
@@ -105,54 +111,29 @@ enum ClientFiles {
   }
 
   /// A temporary file beside `path`, made before anything is stored so that a read-only directory fails
-  /// while nothing has changed. `commit` writes, fsyncs and renames it over the target with its mode.
-  final class Replacement {
-    let target: String
-    let temporary: String
-    private var fd: Int32
+  /// while nothing has changed. `commit` writes, fsyncs and renames it over the target (a symlink's
+  /// target: the link stays) with its mode.
+  struct Replacement {
+    let file: AtomicReplacement
 
     init(for path: String) throws(ConfigError) {
-      target = ClientFiles.realPath(path)
-      let directory = target.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-      let base = target.split(separator: "/").last.map(String.init) ?? "config"
-      var template = Array("\(directory.isEmpty ? "." : directory)/.\(base).mailcred-XXXXXX".utf8CString)
-      fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-      if fd < 0 {
-        throw .unusable(path, "cannot write beside it (\(String(cString: strerror(errno)))): nothing changed")
+      do { file = try AtomicReplacement(target: ClientFiles.realPath(path)) } catch {
+        throw .unusable(path, "cannot write beside it (\(error.errno.text)): nothing changed")
       }
-      temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+
+    var target: String { file.target }
 
     /// Writes `bytes` (the new file: never a secret it did not already hold) and renames it into place.
     func commit(_ bytes: [UInt8], mode: UInt32) throws(ConfigError) {
-      defer { if fd >= 0 { close(fd); fd = -1 } }
-      guard fchmod(fd, mode_t(mode & 0o7777)) == 0 else { throw failure("chmod") }
-      var offset = 0
-      while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { throw failure("write") }
-        offset += n
+      let committed = bytes.withUnsafeBytes { raw in
+        Result { () throws(AtomicReplacement.Failure) in try file.commit(raw, mode: mode_t(mode)) }
       }
-      guard fsync(fd) == 0 else { throw failure("fsync") }
-      guard rename(temporary, target) == 0 else { throw failure("rename") }
-      // The rename itself must reach the disk too.
-      let directory = target.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-      let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-      if dirfd >= 0 { _ = fsync(dirfd); close(dirfd) }
+      do throws(AtomicReplacement.Failure) { try committed.get() } catch {
+        throw .unusable(file.target, "\(error.step) failed (\(error.errno.text)): the file is unchanged")
+      }
     }
 
-    func discard() {
-      if fd >= 0 { close(fd); fd = -1 }
-      unlink(temporary)
-    }
-
-    private func failure(_ step: String) -> ConfigError {
-      let reason = String(cString: strerror(errno))
-      unlink(temporary)
-      return .unusable(target, "\(step) failed (\(reason)): the file is unchanged")
-    }
-
-    deinit { if fd >= 0 { close(fd); unlink(temporary) } }
+    func discard() { file.discard() }
   }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import MailcredCore
+import MailcredSystem
 
 extension Mailcred {
   struct CredentialHelper: ParsableCommand {
@@ -27,10 +28,12 @@ extension Mailcred {
     /// for every fetch and push): no argument parser.
     static func serve(_ operation: String) throws {
       guard ["get", "store", "erase"].contains(operation) else { return }
-      var input = try readInput()
-      defer { wipe(&input) }
+      let input = try readInput()
+      defer { input.wipe() }
       let request: GitCredentialMessage
-      do { request = try GitCredentialMessage.parse(input) } catch {
+      do throws(GitCredentialMessage.ParseError) {
+        request = try input.withUnsafeBytes { raw throws(GitCredentialMessage.ParseError) in try GitCredentialMessage.parse(raw) }
+      } catch {
         throw MailcredError.badHelperInput(error.description)
       }
       var helper = GitCredentialHelper(store: Environment.live().store)
@@ -46,8 +49,8 @@ extension Mailcred {
       switch operation {
       case "get":
         guard let reply = try helper.reply(to: request) else { return }
-        var out = reply.bytes()
-        defer { wipe(&out) }
+        let out = reply.bytes()
+        defer { out.wipe() }
         Terminal.writeAll(STDOUT_FILENO, out)
       case "store":
         _ = try helper.store(request, now: now())
@@ -56,27 +59,30 @@ extension Mailcred {
       }
     }
 
-    /// All of stdin, bounded: git sends a few short lines; anything huge is an error, not a crash.
-    private static func readInput() throws(MailcredError) -> [UInt8] {
-      var input: [UInt8] = []
-      var buffer = [UInt8](repeating: 0, count: 4096)
-      let limit = 1 << 20
+    /// The longest input taken: git sends a few short lines; anything huge is an error, not a crash.
+    static let inputLimit = 1 << 20
+
+    /// All of stdin up to the blank line that ends the message (no waiting for EOF), read into wipeable
+    /// memory: the message holds the password.
+    private static func readInput() throws(MailcredError) -> SecretBytes {
+      var input = SecretBuffer(capacity: 4096)
+      var chunk = SecretBuffer(capacity: 4096)
       while true {
-        let n = read(STDIN_FILENO, &buffer, buffer.count)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        input += buffer[0..<n]
-        if input.count > limit {
-          wipe(&input)
-          throw MailcredError.badHelperInput("credential input larger than 1 MiB")
+        let count: Int
+        do {
+          count = try chunk.withUnsafeMutableSpace { raw throws(Errno) in try readSome(STDIN_FILENO, into: raw) }
+        } catch { throw .badHelperInput("cannot read the credential request (\(error.text))") }
+        if count == 0 { break }
+        input.append(from: chunk, count: count)
+        if input.count > inputLimit { throw .badHelperInput("credential input larger than 1 MiB") }
+        // A blank line ends the message.
+        let ended = input.withUnsafeBytes { bytes in
+          bytes.count >= 2 && bytes[bytes.count - 1] == 0x0a
+            && (bytes[bytes.count - 2] == 0x0a || (bytes.count >= 3 && bytes[bytes.count - 2] == 0x0d && bytes[bytes.count - 3] == 0x0a))
         }
-        // A blank line ends the message; do not wait for EOF.
-        if input.count >= 2 && input[input.count - 1] == 0x0a
-          && (input[input.count - 2] == 0x0a || (input.count >= 3 && input[input.count - 2] == 0x0d && input[input.count - 3] == 0x0a))
-        { break }
+        if ended { break }
       }
-      wipe(&buffer)
-      return input
+      return input.finish()
     }
   }
 }

@@ -174,7 +174,7 @@ extension Mailcred {
       let secret = item.plaintext.secret(in: file)
       defer { secret.wipe() }
       if secret.isEmpty { return skip("the \(item.plaintext.keyword) is empty") }
-      if !secret.isValidUTF8 || secret.bytes.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
+      if !secret.isValidUTF8 || secret.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
         return skip("the \(item.plaintext.keyword) holds control characters or is not UTF-8")
       }
       let provider = ImportPlan.provider(of: item.account)

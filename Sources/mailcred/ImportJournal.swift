@@ -119,7 +119,7 @@ enum ImportJournal {
           let secret = try store.secret(account: entry.account)
           defer { secret.wipe() }
           var line = Array(entry.prefix.utf8)
-          line += originalForm(secret.bytes, entry: entry)
+          line += secret.withTemporaryArray { originalForm($0, entry: entry) }
           line += Array(entry.suffix.utf8)
           loaded.file.replace(line: entry.line, withBytes: line)
           if let inserted = entry.inserted, entry.line < loaded.file.lines.count {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MailcredSystem
 
 // Every program mailcred starts (notify-send, xdg-open, mbsync --version, git config) goes through here.
 // None is ever given a secret. A child starts with the default signal dispositions and an empty signal
@@ -16,7 +17,7 @@ func spawnAndWait(_ program: String, _ arguments: [String]) -> Bool {
 /// The stdout of a program found on PATH, at most 64 KiB; nil when it cannot start or does not exit 0.
 func captureOutput(_ program: String, _ arguments: [String]) -> String? {
   var pipeFDs: [Int32] = [0, 0]
-  guard pipe(&pipeFDs) == 0 else { return nil }
+  guard (try? nothingOrErrno({ pipe(&pipeFDs) })) != nil else { return nil }
   // Close-on-exec: no other child may hold the write end open (the dup onto fd 1 is the child's own).
   for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
   let pid = spawn(program, arguments, stdout: pipeFDs[1])
@@ -26,9 +27,8 @@ func captureOutput(_ program: String, _ arguments: [String]) -> String? {
   var output: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 4096)
   while output.count < 65536 {
-    let n = read(pipeFDs[0], &chunk, chunk.count)
-    if n < 0 && errno == EINTR { continue }
-    if n <= 0 { break }
+    let n = (try? chunk.withUnsafeMutableBytes { raw in Result { () throws(Errno) in try readSome(pipeFDs[0], into: raw) } }.get()) ?? 0
+    if n == 0 { break }
     output += chunk[..<n]
   }
   return reap(pid) == 0 ? String(decoding: output, as: UTF8.self) : nil
@@ -76,16 +76,15 @@ private func spawn(_ program: String, _ arguments: [String], stdout: Int32?) -> 
   var pid: pid_t = 0
   let argv = ([program] + arguments).map { strdup($0) } + [nil]
   defer { for pointer in argv { free(pointer) } }
-  return posix_spawnp(&pid, program, &actions, &attributes, argv, environ) == 0 ? pid : nil
+  // The child gets the user's core-file limit back (this process keeps its own at 0).
+  let status = ProcessLimits.withChildLimits { posix_spawnp(&pid, program, &actions, &attributes, argv, environ) }
+  return status == 0 ? pid : nil
 }
 
 /// Waits for `pid`; its exit status, or -1 when it was killed or cannot be waited for (never "success").
 private func reap(_ pid: pid_t) -> Int32 {
   var status: Int32 = 0
-  while true {
-    if waitpid(pid, &status, 0) == pid { break }
-    if errno != EINTR { return -1 }
-  }
+  guard case .success(pid) = valueOrErrno({ waitpid(pid, &status, 0) }) else { return -1 }
   // WIFEXITED / WEXITSTATUS, which Swift cannot import as macros.
   return status & 0x7f == 0 ? (status >> 8) & 0xff : -1
 }

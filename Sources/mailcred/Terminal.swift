@@ -3,8 +3,8 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CProcess
 import MailcredCore
+import MailcredSystem
 
 // Everything that touches the terminal and the standard streams. Secrets are written with write(2) from
 // their own buffer, never through print() (which would copy them into Swift's String buffers).
@@ -15,76 +15,68 @@ enum Terminal {
   static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
 
   /// A process that holds secrets leaves no core dump and cannot be ptrace-attached by another process of
-  /// the same user (prctl PR_SET_DUMPABLE 0).
+  /// the same user; a write to a closed pipe is an error, not a signal.
   static func hardenProcess() {
-    _ = mailcred_disable_core_dumps()
+    ProcessLimits.harden()
     signal(SIGPIPE, SIG_IGN)
   }
 
   static func writeError(_ line: String) {
-    writeAll(STDERR_FILENO, Array((line.hasSuffix("\n") ? line : line + "\n").utf8))
+    writeAll(STDERR_FILENO, line.hasSuffix("\n") ? line : line + "\n")
   }
 
   static func writeOut(_ text: String) {
-    writeAll(STDOUT_FILENO, Array(text.utf8))
+    writeAll(STDOUT_FILENO, text)
   }
 
-  /// The secret followed by a newline, in one write when possible.
+  /// The secret followed by a newline, in one write (one buffer of the exact size, wiped).
   static func writeSecretLine(_ secret: SecretBytes) -> Bool {
-    var line = secret.withUnsafeBytes { Array($0) }
+    var line = SecretBuffer(capacity: secret.count + 1)
+    line.append(secret)
     line.append(0x0a)
-    defer { wipe(&line) }
-    return writeAll(STDOUT_FILENO, line)
+    return writeAll(STDOUT_FILENO, line.finish())
+  }
+
+  /// Writes a secret's bytes (the caller wipes it).
+  @discardableResult
+  static func writeAll(_ fd: Int32, _ secret: SecretBytes) -> Bool {
+    secret.withUnsafeBytes { raw in (try? MailcredSystem.writeAll(fd, raw)) != nil }
   }
 
   @discardableResult
-  static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-      let written = bytes.withUnsafeBytes { raw in
-        write(fd, raw.baseAddress! + offset, raw.count - offset)
-      }
-      if written < 0 {
-        if errno == EINTR { continue }
-        return false
-      }
-      offset += written
-    }
-    return true
+  static func writeAll(_ fd: Int32, _ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { raw in (try? MailcredSystem.writeAll(fd, UnsafeRawBufferPointer(raw))) != nil }
   }
 
+  /// The longest line `readSecretLine` takes.
+  static let secretLineLimit = 65536
+
   /// One line from stdin (the `--password-stdin` contract): up to 64 KiB, newline (and a CR before it)
-  /// removed. Reads byte by byte so that nothing past the line is consumed.
+  /// removed. Reads byte by byte so that nothing past the line is consumed, into one buffer of the limit's
+  /// size: it never grows, so no partial copy is left in freed memory.
   static func readSecretLine(fd: Int32 = STDIN_FILENO) throws(InputError) -> SecretBytes {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(256)
-    var byte: UInt8 = 0
+    var line = SecretBuffer(capacity: secretLineLimit + 1)
     while true {
-      let n = read(fd, &byte, 1)
-      if n < 0 {
-        if errno == EINTR { continue }
-        wipe(&bytes)
-        throw .usage("cannot read the secret from standard input")
-      }
-      if n == 0 || byte == 0x0a { break }
-      bytes.append(byte)
-      if bytes.count > 65536 {
-        wipe(&bytes)
+      let byte: UInt8?
+      do { byte = try readByte(fd) } catch { throw .usage("cannot read the secret from standard input (\(error.text))") }
+      guard let byte, byte != 0x0a else { break }
+      line.append(byte)
+      if line.count > secretLineLimit {
         throw .secret("the secret line on standard input is longer than 64 KiB: nothing stored")
       }
     }
-    byte = 0
-    if bytes.last == 0x0d { bytes.removeLast() }
-    return SecretBytes(taking: bytes)
+    if line.withUnsafeBytes({ $0.last }) == 0x0d { line.removeLast() }
+    return line.finish()
   }
 
   /// Prompts on the controlling terminal with echo off. Twice when `confirm`, refusing a mismatch.
   static func promptSecret(_ prompt: String, confirm: Bool) throws(InputError) -> SecretBytes {
-    let fd = open("/dev/tty", O_RDWR | O_CLOEXEC)
-    guard fd >= 0 else {
+    let fd: Int32
+    do { fd = try openFile("/dev/tty", O_RDWR | O_CLOEXEC) } catch {
       throw .usage("no terminal to prompt on: pass the secret on standard input with --password-stdin")
     }
-    defer { close(fd) }
+    defer { closeFile(fd) }
     let first = try readHidden(fd: fd, prompt: prompt)
     guard confirm else { return first }
     let second = try readHidden(fd: fd, prompt: "Again: ")
@@ -111,19 +103,17 @@ enum Terminal {
         EchoRestore.disarm()
       }
     }
-    writeAll(fd, Array(prompt.utf8))
+    writeAll(fd, prompt)
     return try readSecretLine(fd: fd)
   }
 
   /// A yes/no question on the terminal; false when there is none.
   static func confirm(_ question: String) -> Bool {
-    let fd = open("/dev/tty", O_RDWR | O_CLOEXEC)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    writeAll(fd, Array("\(question) [y/N] ".utf8))
+    guard let fd = try? openFile("/dev/tty", O_RDWR | O_CLOEXEC) else { return false }
+    defer { closeFile(fd) }
+    writeAll(fd, "\(question) [y/N] ")
     var answer: [UInt8] = []
-    var byte: UInt8 = 0
-    while read(fd, &byte, 1) == 1, byte != 0x0a, answer.count < 16 { answer.append(byte) }
+    while let byte = try? readByte(fd), byte != 0x0a, answer.count < 16 { answer.append(byte) }
     return answer.first == UInt8(ascii: "y") || answer.first == UInt8(ascii: "Y")
   }
 

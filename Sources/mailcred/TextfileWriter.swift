@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import MailcredCore
+import MailcredSystem
 
 /// Writes `DIR/NAME` as node_exporter's textfile collector wants it: never half-written. The text goes to a
 /// temp file in the same directory (named `.NAME.XXXXXX`: the collector reads only `*.prom`, so it never
@@ -10,41 +8,19 @@ import MailcredCore
 /// previous file as it was and removes the temp file.
 enum TextfileWriter {
   static func write(_ text: String, directory: String, name: String) throws(MailcredError) {
-    var template = Array("\(directory)/.\(name).XXXXXX".utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-    guard fd >= 0 else { throw .configuration("cannot create a temp file in \(directory): \(lastError())") }
-    let temp = String(cString: template)
-    var renamed = false
-    defer {
-      if !renamed { unlink(temp) }
-    }
-    let bytes = Array(text.utf8)
-    var written = 0
-    while written < bytes.count {
-      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
-      if n < 0 && errno == EINTR { continue }
-      guard n > 0 else {
-        let why = lastError()
-        close(fd)
-        throw .configuration("cannot write \(temp): \(why)")
-      }
-      written += n
-    }
-    guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else {
-      let why = lastError()
-      close(fd)
-      throw .configuration("cannot write \(temp): \(why)")
-    }
-    guard close(fd) == 0 else { throw .configuration("cannot write \(temp): \(lastError())") }
     let target = "\(directory)/\(name)"
-    guard rename(temp, target) == 0 else { throw .configuration("cannot replace \(target): \(lastError())") }
-    renamed = true
-    let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dirFD >= 0 {
-      _ = fsync(dirFD)
-      close(dirFD)
+    do throws(AtomicReplacement.Failure) {
+      let file = try AtomicReplacement(target: target, temporaryName: ".\(name).")
+      var text = text
+      try text.withUTF8 { raw in
+        Result { () throws(AtomicReplacement.Failure) in try file.commit(UnsafeRawBufferPointer(raw), mode: 0o644) }
+      }.get()
+    } catch {
+      switch error.step {
+      case "create": throw .configuration("cannot create a temp file in \(directory): \(error.errno.text)")
+      case "rename": throw .configuration("cannot replace \(target): \(error.errno.text)")
+      default: throw .configuration("cannot write the temp file for \(target): \(error.errno.text)")
+      }
     }
   }
-
-  private static func lastError() -> String { String(cString: strerror(errno)) }
 }

@@ -121,11 +121,11 @@ import Testing
       guard let message = try? GitCredentialMessage.parse(input) else { continue }
       let out = message.serialized()
       // Every emitted line is key=value with no control character inside.
-      for line in out.split(separator: 0x0a) {
+      for line in out.bytes.split(separator: 0x0a) {
         #expect(line.contains(UInt8(ascii: "=")))
         #expect(!line.contains(0) && !line.contains(0x0d))
       }
-      let again = try GitCredentialMessage.parse(out)
+      let again = try GitCredentialMessage.parse(out.bytes)
       #expect(again.serialized() == out)
     }
   }

@@ -35,10 +35,4 @@ import Testing
   @Test func refusesInvalidUTF8() {
     #expect(throws: InputError.self) { try SecretRules.accept(SecretBytes(taking: [0x66, 0xff, 0x66])) }
   }
-
-  @Test func wipesOnRequest() {
-    let secret = SecretBytes(taking: Array("hunter2".utf8))
-    secret.wipe()
-    #expect(secret.isEmpty)
-  }
 }

@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSystem
 import Synchronization
 import Testing
 @testable import MailcredNet

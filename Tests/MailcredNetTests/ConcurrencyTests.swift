@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSystem
 import Testing
 @testable import MailcredNet
 

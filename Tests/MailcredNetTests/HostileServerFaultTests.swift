@@ -5,6 +5,7 @@ import Musl
 #endif
 import COpenSSL
 import MailcredCore
+import MailcredSystem
 import Synchronization
 import Testing
 @testable import MailcredNet

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MailcredCore
+import MailcredSystem
 import Testing
 @testable import MailcredNet
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MailcredCore
+import MailcredSystem
 import Synchronization
 import Testing
 @testable import MailcredNet
@@ -14,7 +15,7 @@ import Testing
   init() throws { pki = try TestPKI.shared.get() }
 
   /// A token endpoint that reads the request head and answers with `answer` in the given pieces.
-  func endpoint(_ pieces: [String], close: Bool = true) throws -> ScriptedServer {
+  func endpoint(_ pieces: [String], close: Bool = true, closeNotify: Bool = true) throws -> ScriptedServer {
     let context = pki.good
     return try ScriptedServer { c in
       guard c.acceptTLS(context) else { return }
@@ -24,6 +25,7 @@ import Testing
         usleep(20_000)
       }
       if !close { usleep(2_000_000) }
+      if !closeNotify { c.closeWithoutCloseNotify() }
     }
   }
 
@@ -61,6 +63,26 @@ import Testing
     let answer = try post(server, caFile: pki.caFile).get()
     #expect(answer.status == 503)
     #expect(String(decoding: answer.body.bytes, as: UTF8.self) == "try later")
+  }
+
+  /// The same answer cut off by a close without TLS close_notify: the body cannot be known whole, so it is
+  /// no answer (OpenSSL's reason code says so, not its message text).
+  @Test func aBodyUntilCloseWithoutCloseNotifyIsRefused() throws {
+    let server = try endpoint(["HTTP/1.0 200 OK\r\n\r\n", #"{"access_token":"tr"#], closeNotify: false)
+    let answer = post(server, caFile: pki.caFile)
+    guard case .failure(let failure) = answer else {
+      Issue.record("a truncated body was accepted: \(answer)")
+      return
+    }
+    #expect("\(failure)".contains("close_notify"), "\(failure)")
+  }
+
+  /// With a Content-Length the length proves the body whole: a close without close_notify after it is fine.
+  @Test func aCompleteContentLengthBodyNeedsNoCloseNotify() throws {
+    let json = #"{"access_token":"a"}"#
+    let server = try endpoint(["HTTP/1.1 200 OK\r\nContent-Length: \(json.utf8.count)\r\n\r\n", json], closeNotify: false)
+    let answer = try post(server, caFile: pki.caFile).get()
+    #expect(String(decoding: answer.body.bytes, as: UTF8.self) == json)
   }
 
   @Test func anUntrustedCertificateSendsNoForm() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import MailcredCore
+import MailcredSystem
 import Testing
 @testable import MailcredNet
 

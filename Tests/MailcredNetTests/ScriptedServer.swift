@@ -184,6 +184,18 @@ final class ServerConnection {
     return true
   }
 
+  /// Closes the TCP connection normally (FIN) but without a TLS close_notify: what a cut connection or a
+  /// truncating attacker looks like to the client.
+  func closeWithoutCloseNotify() {
+    guard !closed else { return }
+    if let ssl {
+      SSL_free(ssl)
+      self.ssl = nil
+    }
+    Glibc.close(fd)
+    closed = true
+  }
+
   /// Aborts the connection with a TCP RST (SO_LINGER 0, then close), with no TLS close_notify.
   func reset() {
     guard !closed else { return }
