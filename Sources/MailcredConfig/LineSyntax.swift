@@ -87,3 +87,14 @@ struct LineSyntax {
     }
   }
 }
+
+/// `value` between double quotes with `"` and `\` escaped by a backslash: how mbsync and neomutt both
+/// read a quoted value back.
+func backslashQuoted(_ value: String) -> String {
+    var out = "\""
+    for character in value {
+      if character == "\"" || character == "\\" { out.append("\\") }
+      out.append(character)
+    }
+    return out + "\""
+}

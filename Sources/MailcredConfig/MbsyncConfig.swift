@@ -42,14 +42,7 @@ public enum MbsyncSyntax {
   }
 
   /// A value written so mbsync reads it back: quoted, with `"` and `\` escaped.
-  public static func quote(_ value: String) -> String {
-    var out = "\""
-    for character in value {
-      if character == "\"" || character == "\\" { out.append("\\") }
-      out.append(character)
-    }
-    return out + "\""
-  }
+  public static func quote(_ value: String) -> String { backslashQuoted(value) }
 
   static func isBlankLine(_ line: [UInt8]) -> Bool { line.allSatisfy(MsmtpSyntax.isBlank) }
 }

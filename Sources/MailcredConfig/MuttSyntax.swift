@@ -65,14 +65,7 @@ public enum MuttSyntax {
   }
 
   /// A value between double quotes, escaped as neomutt reads it back.
-  public static func quote(_ value: String) -> String {
-    var out = "\""
-    for character in value {
-      if character == "\"" || character == "\\" { out.append("\\") }
-      out.append(character)
-    }
-    return out + "\""
-  }
+  public static func quote(_ value: String) -> String { backslashQuoted(value) }
 
   /// The command inside a value that is one backtick substitution (`` `mailcred get work` ``).
   public static func backtickCommand(_ value: String) -> String? {

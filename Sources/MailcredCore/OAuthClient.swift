@@ -35,87 +35,80 @@ public struct OAuthClient: Sendable {
 
   /// The code from the redirect's query, after checking `state` (RFC 6749 10.12: a redirect that does not
   /// carry our state is someone else's, and its code must not be used).
-  public static func authorizationCode(fromRedirect query: [(key: String, value: [UInt8])], state: String) -> Result<SecretBytes, OAuthFailure> {
+  public static func authorizationCode(fromRedirect query: [(key: String, value: [UInt8])], state: String) throws(OAuthFailure) -> SecretBytes {
     let returned = query.last { $0.key == "state" }?.value ?? []
-    guard SecretBytes(taking: returned.withUnsafeBufferPointer { Array($0) }) == SecretBytes(taking: Array(state.utf8)) else {
-      return .failure(.authorization("the redirect did not carry this authorization's state: ignored"))
+    guard SecretBytes(copying: returned) == SecretBytes(taking: Array(state.utf8)) else {
+      throw .authorization("the redirect did not carry this authorization's state: ignored")
     }
     if let error = query.last(where: { $0.key == "error" }) {
       let description = query.last { $0.key == "error_description" }.map { String(decoding: $0.value, as: UTF8.self) }
-      return .failure(.refused(error: String(decoding: error.value, as: UTF8.self), description: description))
+      throw .refused(error: String(decoding: error.value, as: UTF8.self), description: description)
     }
     guard let code = query.last(where: { $0.key == "code" }), !code.value.isEmpty else {
-      return .failure(.malformed("the redirect carried neither a code nor an error"))
+      throw .malformed("the redirect carried neither a code nor an error")
     }
-    return .success(SecretBytes(taking: code.value.withUnsafeBufferPointer { Array($0) }))
+    return SecretBytes(copying: code.value)
   }
 
   /// Trades the code for tokens (RFC 6749 4.1.3, with the PKCE verifier of RFC 7636 4.5).
-  public func exchange(code: SecretBytes, redirectURI: String, codeVerifier: SecretBytes) -> Result<TokenGrant, OAuthFailure> {
+  public func exchange(code: SecretBytes, redirectURI: String, codeVerifier: SecretBytes) throws(OAuthFailure) -> TokenGrant {
     var fields: [(String, FormValue)] = [
       ("grant_type", .text("authorization_code")), ("code", .secret(code)), ("redirect_uri", .text(redirectURI)),
       ("client_id", .text(settings.clientID)), ("code_verifier", .secret(codeVerifier)),
     ]
     if let clientSecret { fields.append(("client_secret", .secret(clientSecret))) }
-    return tokenRequest(fields)
+    return try tokenRequest(fields)
   }
 
   // MARK: Refresh
 
   /// A new access token (and maybe a rotated refresh token) for `refreshToken` (RFC 6749 6).
-  public func refresh(_ refreshToken: SecretBytes) -> Result<TokenGrant, OAuthFailure> {
+  public func refresh(_ refreshToken: SecretBytes) throws(OAuthFailure) -> TokenGrant {
     var fields: [(String, FormValue)] = [
       ("grant_type", .text("refresh_token")), ("refresh_token", .secret(refreshToken)),
       ("client_id", .text(settings.clientID)),
     ]
     if let clientSecret { fields.append(("client_secret", .secret(clientSecret))) }
-    return tokenRequest(fields)
+    return try tokenRequest(fields)
   }
 
   // MARK: Device authorization
 
   /// Asks for a device code and the user code to show (RFC 8628 3.1, 3.2).
-  public func startDeviceAuthorization() -> Result<DeviceAuthorization, OAuthFailure> {
+  public func startDeviceAuthorization() throws(OAuthFailure) -> DeviceAuthorization {
     guard let endpoint = settings.deviceEndpoint else {
-      return .failure(.malformed("no device authorization endpoint: give --device-endpoint URL (or a --provider that has one)"))
+      throw .malformed("no device authorization endpoint: give --device-endpoint URL (or a --provider that has one)")
     }
     let url: HTTPSURL
-    do { url = try HTTPSURL(parsing: endpoint) } catch { return .failure(.malformed(error.description)) }
+    do { url = try HTTPSURL(parsing: endpoint) } catch { throw .malformed(error.description) }
     var fields: [(String, FormValue)] = [("client_id", .text(settings.clientID)), ("scope", .text(settings.scope))]
     if let clientSecret { fields.append(("client_secret", .secret(clientSecret))) }
-    let form = formBody(fields)
-    defer { form.wipe() }
-    switch transport.post(url, form: form, caFile: settings.caFile) {
-    case .failure(let failure): return .failure(.transport(failure))
-    case .success(let answer):
-      defer { answer.body.wipe() }
-      return DeviceAuthorization.parse(answer)
-    }
+    return try post(fields, to: url, DeviceAuthorization.parse)
   }
 
   /// One poll of the token endpoint for a device code (RFC 8628 3.4).
-  public func pollDevice(_ device: DeviceAuthorization) -> Result<TokenGrant, OAuthFailure> {
+  public func pollDevice(_ device: DeviceAuthorization) throws(OAuthFailure) -> TokenGrant {
     var fields: [(String, FormValue)] = [
       ("grant_type", .text("urn:ietf:params:oauth:grant-type:device_code")), ("device_code", .secret(device.deviceCode)),
       ("client_id", .text(settings.clientID)),
     ]
     if let clientSecret { fields.append(("client_secret", .secret(clientSecret))) }
-    return tokenRequest(fields)
+    return try tokenRequest(fields)
   }
 
   /// Polls until the user approved, refused, or the code expired, sleeping between polls as RFC 8628 3.5
   /// asks (`slow_down` adds 5 seconds for good). `sleep` and `clock` (monotonic seconds) are injected.
   public func waitForDeviceApproval(
     _ device: DeviceAuthorization, sleep: (Double) -> Void, clock: () -> Double, onPoll: (String) -> Void = { _ in }
-  ) -> Result<TokenGrant, OAuthFailure> {
+  ) throws(OAuthFailure) -> TokenGrant {
     var polling = DevicePolling(interval: device.interval, expiresAt: clock() + Double(device.expiresIn))
     while true {
       sleep(polling.interval)
-      let answer = pollDevice(device)
+      let answer = Result { () throws(OAuthFailure) in try pollDevice(device) }
       onPoll(answer.pollDescription)
       switch polling.next(after: answer, now: clock()) {
-      case .granted(let grant): return .success(grant)
-      case .failed(let failure): return .failure(failure)
+      case .granted(let grant): return grant
+      case .failed(let failure): throw failure
       case .pollAgain: continue
       }
     }
@@ -123,17 +116,21 @@ public struct OAuthClient: Sendable {
 
   // MARK: Plumbing
 
-  private func tokenRequest(_ fields: [(String, FormValue)]) -> Result<TokenGrant, OAuthFailure> {
+  private func tokenRequest(_ fields: [(String, FormValue)]) throws(OAuthFailure) -> TokenGrant {
     let url: HTTPSURL
-    do { url = try HTTPSURL(parsing: settings.tokenEndpoint) } catch { return .failure(.malformed(error.description)) }
+    do { url = try HTTPSURL(parsing: settings.tokenEndpoint) } catch { throw .malformed(error.description) }
+    return try post(fields, to: url, parseTokenAnswer)
+  }
+
+  /// POSTs `fields` as a form and reads the answer with `parse`; the form and the answer's body (both may
+  /// hold secrets) are wiped.
+  private func post<T>(_ fields: [(String, FormValue)], to url: HTTPSURL, _ parse: (HTTPAnswer) throws(OAuthFailure) -> T) throws(OAuthFailure) -> T {
     let form = formBody(fields)
     defer { form.wipe() }
-    switch transport.post(url, form: form, caFile: settings.caFile) {
-    case .failure(let failure): return .failure(.transport(failure))
-    case .success(let answer):
-      defer { answer.body.wipe() }
-      return parseTokenAnswer(answer)
-    }
+    let answer: HTTPAnswer
+    do { answer = try transport.post(url, form: form, caFile: settings.caFile) } catch { throw .transport(error) }
+    defer { answer.body.wipe() }
+    return try parse(answer)
   }
 }
 
@@ -159,25 +156,25 @@ public struct DeviceAuthorization: Sendable {
   /// Microsoft's ready-made instruction sentence.
   public var message: String?
 
-  static func parse(_ answer: HTTPAnswer) -> Result<DeviceAuthorization, OAuthFailure> {
+  static func parse(_ answer: HTTPAnswer) throws(OAuthFailure) -> DeviceAuthorization {
     var json: OAuthJSON
     do { json = try answer.body.withTemporaryArray { bytes throws(OAuthJSON.SyntaxError) in try OAuthJSON(parsing: bytes) } } catch {
-      return .failure(answer.status >= 500 ? .temporary("HTTP \(answer.status) from the device endpoint")
-        : .malformed("the device endpoint answered HTTP \(answer.status) without JSON"))
+      throw answer.status >= 500 ? .temporary("HTTP \(answer.status) from the device endpoint")
+        : .malformed("the device endpoint answered HTTP \(answer.status) without JSON")
     }
     defer { json.wipe() }
     if let error = json.text("error") {
-      return .failure(.refused(error: error, description: json.text("error_description").map { String($0.prefix(300)) }))
+      throw .refused(error: error, description: json.text("error_description").map { String($0.prefix(300)) })
     }
     // Google says verification_url (its pre-RFC name).
     guard answer.status == 200, let code = json.secret("device_code"), let user = json.text("user_code"),
       let uri = json.text("verification_uri") ?? json.text("verification_url")
-    else { return .failure(.malformed("the device endpoint's answer lacks device_code, user_code or verification_uri")) }
-    return .success(DeviceAuthorization(
+    else { throw .malformed("the device endpoint's answer lacks device_code, user_code or verification_uri") }
+    return DeviceAuthorization(
       deviceCode: code, userCode: oneLine(user), verificationURI: oneLine(uri),
       verificationURIComplete: json.text("verification_uri_complete").map(oneLine),
       expiresIn: max(1, json.integer("expires_in") ?? 900), interval: Double(max(1, json.integer("interval") ?? 5)),
-      message: json.text("message").map(oneLine)))
+      message: json.text("message").map(oneLine))
   }
 }
 

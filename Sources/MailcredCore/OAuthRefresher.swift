@@ -38,54 +38,58 @@ public struct OAuthRefresher: Sendable {
   /// (the `get` fast path); a token valid for five more minutes is then returned without another keyring
   /// call. `force` refreshes even a valid token: `check` and `audit` verify the grant itself (a revoked
   /// refresh token must show up before the cached access token expires and mail stops).
-  public func accessToken(account: String, stored: SecretBytes? = nil, force: Bool = false) -> Result<Token, OAuthFailure> {
+  public func accessToken(account: String, stored: SecretBytes? = nil, force: Bool = false) throws(OAuthFailure) -> Token {
     if !force, let stored, let payload = try? OAuthPayload(parsing: stored) {
       defer { payload.wipe() }
-      if let token = payload.accessToken(validAt: now()) { return .success(Token(accessToken: copy(token), refreshed: false)) }
+      if let token = payload.accessToken(validAt: now()) { return Token(accessToken: copy(token), refreshed: false) }
     }
+    let result: Result<Token, OAuthFailure>
     do {
-      return try store.writing(account: account) { () throws(MailcredError) in refreshLocked(account: account, force: force) }
+      result = try store.writing(account: account) { () throws(MailcredError) in
+        Result { () throws(OAuthFailure) in try refreshLocked(account: account, force: force) }
+      }
     } catch {
-      return .failure(.store(error))
+      throw .store(error)
     }
+    return try result.get()
   }
 
   /// The rest of `accessToken`, holding the account's write lock.
-  private func refreshLocked(account: String, force: Bool) -> Result<Token, OAuthFailure> {
+  private func refreshLocked(account: String, force: Bool) throws(OAuthFailure) -> Token {
     let entry: CredentialStore.Entry
-    let payload: OAuthPayload
+    let secret: SecretBytes
     do {
       entry = try store.current(account: account)
-      guard entry.credential.kind == .oauth2 else {
-        return .failure(.malformed("'\(account)' is a \(entry.credential.kind.rawValue) credential, not oauth2"))
-      }
-      let secret = try store.secret(of: entry)
-      defer { secret.wipe() }
-      payload = try OAuthPayload(parsing: secret)
-    } catch let error as MailcredError {
-      return .failure(.store(error))
+      secret = try store.secret(of: entry)
     } catch {
-      return .failure(.malformed("\(error)"))
+      throw .store(error)
     }
+    defer { secret.wipe() }
+    guard entry.credential.kind == .oauth2 else {
+      throw .malformed("'\(account)' is a \(entry.credential.kind.rawValue) credential, not oauth2")
+    }
+    let payload: OAuthPayload
+    do { payload = try OAuthPayload(parsing: secret) } catch { throw .malformed("\(error)") }
     defer { payload.wipe() }
     // Another process refreshed while we waited for the lock.
-    if !force, let token = payload.accessToken(validAt: now()) { return .success(Token(accessToken: copy(token), refreshed: false)) }
+    if !force, let token = payload.accessToken(validAt: now()) { return Token(accessToken: copy(token), refreshed: false) }
     guard let settings = entry.credential.oauth else {
-      return .failure(.malformed("'\(account)' has no token endpoint or client id stored: run `mailcred authorize \(account)`"))
+      throw .malformed("'\(account)' has no token endpoint or client id stored: run `mailcred authorize \(account)`")
     }
 
     let requested = now()
     let client = OAuthClient(transport: transport, settings: settings, clientSecret: payload.clientSecret)
-    switch client.refresh(payload.refreshToken) {
+    let refreshed = Result { () throws(OAuthFailure) in try client.refresh(payload.refreshToken) }
+    switch refreshed {
     case .failure(let failure):
       // The provider is unreachable but the cached token still works for a while: mail goes out now.
       if failure.verdict != .rejected, let token = payload.accessToken(validAt: now(), margin: 10) {
         let left = Int(payload.accessExpires!.timeIntervalSince(now()))
-        return .success(Token(
+        return Token(
           accessToken: copy(token), refreshed: false,
-          warning: "could not refresh the access token of \(account) (\(failure.description)); using the current one, valid for \(left) more seconds"))
+          warning: "could not refresh the access token of \(account) (\(failure.description)); using the current one, valid for \(left) more seconds")
       }
-      return .failure(failure)
+      throw failure
     case .success(let grant):
       let lifetime = Double(grant.expiresIn ?? 3600)
       let fresh = OAuthPayload(
@@ -106,7 +110,7 @@ public struct OAuthRefresher: Sendable {
         warning = "refreshed the access token of \(account) but could not store it (\(error.description))"
           + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `mailcred authorize \(account)`" : "")
       }
-      return .success(Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning, refreshedAt: requested))
+      return Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning, refreshedAt: requested)
     }
   }
 }

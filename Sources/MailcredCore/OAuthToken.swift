@@ -23,7 +23,7 @@ public struct TransportFailure: Error, Sendable, Equatable {
 /// POSTs a form to an OAuth2 endpoint over HTTPS (MailcredNet's OpenSSL transport; a fake in tests).
 public protocol OAuthTransport: Sendable {
   /// `caFile`: an extra trusted CA for this endpoint (a self-hosted identity provider's).
-  func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) -> Result<HTTPAnswer, TransportFailure>
+  func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) throws(TransportFailure) -> HTTPAnswer
 }
 
 /// What a token endpoint granted (RFC 6749 5.1).
@@ -92,34 +92,34 @@ public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
 }
 
 /// Reads a token endpoint's answer: a grant (200 with `access_token`), or the OAuth2 error it carries.
-public func parseTokenAnswer(_ answer: HTTPAnswer) -> Result<TokenGrant, OAuthFailure> {
+public func parseTokenAnswer(_ answer: HTTPAnswer) throws(OAuthFailure) -> TokenGrant {
   var json: OAuthJSON
   do {
     json = try answer.body.withTemporaryArray { bytes throws(OAuthJSON.SyntaxError) in try OAuthJSON(parsing: bytes) }
   } catch {
-    if answer.status >= 500 { return .failure(.temporary("HTTP \(answer.status) from the token endpoint")) }
-    return .failure(.malformed("the token endpoint answered HTTP \(answer.status) without JSON (\(error))"))
+    if answer.status >= 500 { throw .temporary("HTTP \(answer.status) from the token endpoint") }
+    throw .malformed("the token endpoint answered HTTP \(answer.status) without JSON (\(error))")
   }
   defer { json.wipe() }
   if let code = json.text("error") {
-    return .failure(.refused(error: code, description: json.text("error_description").map { String($0.prefix(300)) }))
+    throw .refused(error: code, description: json.text("error_description").map { String($0.prefix(300)) })
   }
   guard answer.status == 200 else {
-    if answer.status >= 500 { return .failure(.temporary("HTTP \(answer.status) from the token endpoint")) }
-    return .failure(.malformed("the token endpoint answered HTTP \(answer.status) without an OAuth2 error"))
+    if answer.status >= 500 { throw .temporary("HTTP \(answer.status) from the token endpoint") }
+    throw .malformed("the token endpoint answered HTTP \(answer.status) without an OAuth2 error")
   }
   guard let access = json.secret("access_token") else {
-    return .failure(.malformed("the token endpoint's answer has no access_token"))
+    throw .malformed("the token endpoint's answer has no access_token")
   }
   if let type = json.text("token_type"), type.lowercased() != "bearer" {
     access.wipe()
-    return .failure(.malformed("the token endpoint issued a '\(oneLine(type))' token; mail servers take Bearer tokens"))
+    throw .malformed("the token endpoint issued a '\(oneLine(type))' token; mail servers take Bearer tokens")
   }
   let refresh = json.secret("refresh_token")
   for token in [access, refresh].compactMap({ $0 }) where !OAuthPayload.isStorable(token) {
     access.wipe()
     refresh?.wipe()
-    return .failure(.malformed("the token endpoint issued a token with characters RFC 6749 does not allow"))
+    throw .malformed("the token endpoint issued a token with characters RFC 6749 does not allow")
   }
-  return .success(TokenGrant(accessToken: access, refreshToken: refresh, expiresIn: json.integer("expires_in"), scope: json.text("scope")))
+  return TokenGrant(accessToken: access, refreshToken: refresh, expiresIn: json.integer("expires_in"), scope: json.text("scope"))
 }

@@ -18,9 +18,9 @@ public struct HTTPSTransport: OAuthTransport {
 
   public init(timeout: Double = 15) { self.timeout = timeout }
 
-  public func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) -> Result<HTTPAnswer, TransportFailure> {
+  public func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) throws(TransportFailure) -> HTTPAnswer {
     // On a thread of its own, as the checks: SIGPIPE blocked there whatever the caller's signal setup.
-    onJoinedThread {
+    let result: Result<HTTPAnswer, TransportFailure> = onJoinedThread {
       do throws(NetError) {
         return .success(try exchange(url, form: form, caFile: caFile))
       } catch {
@@ -28,6 +28,7 @@ public struct HTTPSTransport: OAuthTransport {
         return .failure(TransportFailure(verdict: error.checkClass, detail: "\(url): \(detail)"))
       }
     }
+    return try result.get()
   }
 
   private func exchange(_ url: HTTPSURL, form: SecretBytes, caFile: String?) throws(NetError) -> HTTPAnswer {

@@ -29,7 +29,7 @@ public struct LiveChecks: CheckBackend {
 
   public func refreshGrant(account: String, store: CredentialStore) async -> Result<OAuthRefresher.Token, OAuthFailure> {
     let refresher = OAuthRefresher(store: store, transport: tokens, now: now)
-    return await onDedicatedThread { refresher.accessToken(account: account, force: true) }
+    return await onDedicatedThread { Result { () throws(OAuthFailure) in try refresher.accessToken(account: account, force: true) } }
   }
 
   public func offload(_ work: @escaping @Sendable () -> Void) async { await onDedicatedThread(work) }
@@ -48,7 +48,7 @@ public struct CAFallbackTransport: OAuthTransport {
     self.caFile = caFile
   }
 
-  public func post(_ url: HTTPSURL, form: SecretBytes, caFile stored: String?) -> Result<HTTPAnswer, TransportFailure> {
-    base.post(url, form: form, caFile: stored ?? caFile)
+  public func post(_ url: HTTPSURL, form: SecretBytes, caFile stored: String?) throws(TransportFailure) -> HTTPAnswer {
+    try base.post(url, form: form, caFile: stored ?? caFile)
   }
 }

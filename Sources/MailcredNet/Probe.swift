@@ -50,23 +50,39 @@ func probeAlternative(host: String, port: Int, proto: MailProtocol, deadline: De
 
 /// Connects and reads the first line in clear. Sends nothing.
 func probeClearGreeting(host: String, port: Int, proto: MailProtocol, deadline: Deadline) -> PortProbe {
-  let started = monotonicSeconds()
-  func probe(_ answer: PortProbe.Answer, _ detail: String, greeting: String? = nil) -> PortProbe {
-    PortProbe(port: port, method: .clearGreeting, answer: answer, greeting: greeting, detail: detail,
-      seconds: monotonicSeconds() - started)
+  probing(.clearGreeting, host: host, port: port, deadline: deadline) { fd, probe in
+    switch readFirstLine(fd: fd, ssl: nil, deadline: deadline.capped(at: probeGreetingLimit)) {
+    case .line(let line) where isGreeting(line, of: proto): return probe(.plaintext, "greeted in clear", greeting: line)
+    case .line(let line):
+      return probe(.otherService, "answered in clear, but not with \(proto == .smtp ? "an SMTP" : "an IMAP") greeting", greeting: line)
+    case .nothing: return probe(.silent, "connected; no greeting within \(probeGreetingLimit) s")
+    case .closed(let why): return probe(.failed, "connected; \(why)")
+    }
+  }!  // the clear probe never abandons
+}
+
+/// A probe's result, timed from when the probe began.
+struct ProbeResult {
+  let port: Int
+  let method: PortProbe.Method
+  let started: Double
+
+  func callAsFunction(_ answer: PortProbe.Answer, _ detail: String, greeting: String? = nil) -> PortProbe {
+    PortProbe(port: port, method: method, answer: answer, greeting: greeting, detail: detail, seconds: monotonicSeconds() - started)
   }
-  let fd: Int32
+}
+
+/// Connects for a probe and runs `body` on the socket (closed afterwards); a failed connect is the result.
+/// `body` may give up (nil): `probeTLS` abandoned.
+private func probing(
+  _ method: PortProbe.Method, host: String, port: Int, deadline: Deadline, _ body: (Int32, ProbeResult) -> PortProbe?
+) -> PortProbe? {
+  let probe = ProbeResult(port: port, method: method, started: monotonicSeconds())
   switch connectForProbe(host: host, port: port, deadline: deadline) {
   case .failure(let failed): return probe(failed.answer, failed.detail)
-  case .success(let socket): fd = socket
-  }
-  defer { close(fd) }
-  switch readFirstLine(fd: fd, ssl: nil, deadline: deadline.capped(at: probeGreetingLimit)) {
-  case .line(let line) where isGreeting(line, of: proto): return probe(.plaintext, "greeted in clear", greeting: line)
-  case .line(let line):
-    return probe(.otherService, "answered in clear, but not with \(proto == .smtp ? "an SMTP" : "an IMAP") greeting", greeting: line)
-  case .nothing: return probe(.silent, "connected; no greeting within \(probeGreetingLimit) s")
-  case .closed(let why): return probe(.failed, "connected; \(why)")
+  case .success(let fd):
+    defer { close(fd) }
+    return body(fd, probe)
   }
 }
 
@@ -74,17 +90,15 @@ func probeClearGreeting(host: String, port: Int, proto: MailProtocol, deadline: 
 /// With `abandonWhenReadable`, gives up (nil) as soon as that socket has input: the check's own connection
 /// got its greeting after all, and the question the probe asks no longer matters.
 func probeTLS(host: String, port: Int, proto: MailProtocol, deadline: Deadline, abandonWhenReadable other: Int32? = nil) -> PortProbe? {
-  let started = monotonicSeconds()
-  func probe(_ answer: PortProbe.Answer, _ detail: String, greeting: String? = nil) -> PortProbe {
-    PortProbe(port: port, method: .tlsHandshake, answer: answer, greeting: greeting, detail: detail,
-      seconds: monotonicSeconds() - started)
+  probing(.tlsHandshake, host: host, port: port, deadline: deadline) { fd, probe in
+    handshakeProbe(fd, probe, host: host, proto: proto, deadline: deadline, abandonWhenReadable: other)
   }
-  let fd: Int32
-  switch connectForProbe(host: host, port: port, deadline: deadline) {
-  case .failure(let failed): return probe(failed.answer, failed.detail)
-  case .success(let socket): fd = socket
-  }
-  defer { close(fd) }
+}
+
+/// The TLS probe on a connected socket.
+private func handshakeProbe(
+  _ fd: Int32, _ probe: ProbeResult, host: String, proto: MailProtocol, deadline: Deadline, abandonWhenReadable other: Int32?
+) -> PortProbe? {
   ERR_clear_error()
   guard let context = probeTLSContext.context, let ssl = SSL_new(context) else {
     ERR_clear_error()

@@ -149,36 +149,30 @@ extension Mailcred {
       }
       note("waiting up to \(Int(waitSeconds)) s for the browser to come back to \(listener.redirectURI)")
       let fields = try listener.waitForRedirect(state: state, timeout: waitSeconds, page: "mailcred received the authorization. You can close this tab.")
-      let code: SecretBytes
-      switch OAuthClient.authorizationCode(fromRedirect: fields, state: state) {
-      case .success(let value): code = value
-      case .failure(let failure): throw MailcredError.authorization(failure, step: "the authorization")
-      }
+      let code = try step("the authorization") { () throws(OAuthFailure) in try OAuthClient.authorizationCode(fromRedirect: fields, state: state) }
       defer { code.wipe() }
-      switch client.exchange(code: code, redirectURI: listener.redirectURI, codeVerifier: verifier) {
-      case .success(let grant): return grant
-      case .failure(let failure): throw MailcredError.authorization(failure, step: "the token endpoint")
+      return try step("the token endpoint") { () throws(OAuthFailure) in
+        try client.exchange(code: code, redirectURI: listener.redirectURI, codeVerifier: verifier)
       }
     }
 
     /// RFC 8628: show the code, poll until the user approved.
     private func deviceFlow(_ client: OAuthClient, preset: OAuthPreset?) throws -> TokenGrant {
       if let warning = preset?.deviceFlowWarning { warn(warning) }
-      let authorization: DeviceAuthorization
-      switch client.startDeviceAuthorization() {
-      case .success(let value): authorization = value
-      case .failure(let failure): throw MailcredError.authorization(failure, step: "the device authorization endpoint")
-      }
+      let authorization = try step("the device authorization endpoint") { () throws(OAuthFailure) in try client.startDeviceAuthorization() }
       defer { authorization.deviceCode.wipe() }
       note("on any device, open \(authorization.verificationURI) and enter the code \(authorization.userCode)")
       if let complete = authorization.verificationURIComplete { note("(or open \(complete))") }
       note("waiting for the authorization (the code expires in \(authorization.expiresIn / 60) min)")
-      let result = client.waitForDeviceApproval(
-        authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: { MailcredSystem.monotonicSeconds() })
-      switch result {
-      case .success(let grant): return grant
-      case .failure(let failure): throw MailcredError.authorization(failure, step: "the token endpoint")
+      return try step("the token endpoint") { () throws(OAuthFailure) in
+        try client.waitForDeviceApproval(
+          authorization, sleep: { seconds in usleep(UInt32(min(seconds, 60) * 1_000_000)) }, clock: { MailcredSystem.monotonicSeconds() })
       }
+    }
+
+    /// A step of the flow, its failure named after the step.
+    private func step<T>(_ name: String, _ body: () throws(OAuthFailure) -> T) throws(MailcredError) -> T {
+      do { return try body() } catch { throw .authorization(error, step: name) }
     }
 
     // MARK: Settings

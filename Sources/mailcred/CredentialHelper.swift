@@ -39,9 +39,8 @@ extension Mailcred {
       var helper = GitCredentialHelper(store: Environment.live().store)
       let refresher = makeRefresher(store: helper.store)
       helper.bearerToken = { entry throws(MailcredError) in
-        switch refresher.accessToken(account: entry.credential.account) {
-        case .success(let token): return token.accessToken
-        case .failure(let failure): throw .oauth(failure, account: entry.credential.account)
+        do throws(OAuthFailure) { return try refresher.accessToken(account: entry.credential.account).accessToken } catch {
+          throw .oauth(error, account: entry.credential.account)
         }
       }
       // Quiet on success: git shows a helper's stderr in the middle of `git push`, and its own helper

@@ -17,16 +17,14 @@ func makeRefresher(store: CredentialStore, timeout: Double = tokenEndpointTimeou
 /// `get` of an oauth2 credential: the access token on stdout (refreshed when it expires within 5 minutes).
 func printAccessToken(account: String, stored: SecretBytes, store: CredentialStore) -> Int32 {
   defer { stored.wipe() }
-  switch makeRefresher(store: store).accessToken(account: account, stored: stored) {
-  case .success(let token):
+  do throws(OAuthFailure) {
+    let token = try makeRefresher(store: store).accessToken(account: account, stored: stored)
     if let warning = token.warning { warn(warning) }
     defer { token.accessToken.wipe() }
-    guard Terminal.writeSecretLine(token.accessToken) else {
-      return report(cannotWriteOutput)!
-    }
+    guard Terminal.writeSecretLine(token.accessToken) else { return report(cannotWriteOutput)! }
     return 0
-  case .failure(let failure):
-    return report(MailcredError.oauth(failure, account: account))!
+  } catch {
+    return report(MailcredError.oauth(error, account: account))!
   }
 }
 

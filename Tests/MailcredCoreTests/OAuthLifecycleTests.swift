@@ -5,7 +5,7 @@ import Testing
 /// Token-endpoint errors as the providers send them (literal bodies), and the grant's refresh clock.
 @Suite struct TokenEndpointProblemTests {
   func failure(_ status: Int, _ body: String) -> OAuthFailure {
-    switch parseTokenAnswer(HTTPAnswer(status: status, body: SecretBytes(taking: Array(body.utf8)))) {
+    switch Result(catching: { () throws(OAuthFailure) in try parseTokenAnswer(HTTPAnswer(status: status, body: SecretBytes(taking: Array(body.utf8)))) }) {
     case .success: Issue.record("a grant from \(body)"); return .malformed("")
     case .failure(let failure): return failure
     }
@@ -123,7 +123,7 @@ import Testing
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"access_token":"at-new","expires_in":3600}"#)])
     let time = now
     let refresher = OAuthRefresher(store: store, transport: endpoint, now: { time })
-    let token = try refresher.accessToken(account: "ms", force: true).get()
+    let token = try refresher.accessToken(account: "ms", force: true)
     #expect(token.refreshed && token.refreshedAt == now)
     let after = try store.current(account: "ms")
     #expect(try store.entries(account: "ms").count == 1, "one write: the new item replaced the old one")

@@ -123,7 +123,7 @@ import Testing
   func answer(_ status: Int, _ body: String) -> HTTPAnswer { HTTPAnswer(status: status, body: SecretBytes(taking: Array(body.utf8))) }
 
   @Test func aGrant() throws {
-    let grant = try parseTokenAnswer(answer(200, #"{"access_token":"a","token_type":"bearer","expires_in":"60","refresh_token":"r"}"#)).get()
+    let grant = try parseTokenAnswer(answer(200, #"{"access_token":"a","token_type":"bearer","expires_in":"60","refresh_token":"r"}"#))
     #expect(grant.accessToken.bytes == [UInt8(ascii: "a")])
     #expect(grant.refreshToken?.bytes == [UInt8(ascii: "r")])
     #expect(grant.expiresIn == 60)
@@ -139,7 +139,7 @@ import Testing
     (302, "", .protocolError, "the token endpoint answered HTTP 302 without JSON (malformed JSON at byte 0: expected an object)"),
   ])
   func failures(status: Int, body: String, verdict: CheckClass, text: String) {
-    guard case .failure(let failure) = parseTokenAnswer(answer(status, body)) else {
+    guard case .failure(let failure) = Result(catching: { () throws(OAuthFailure) in try parseTokenAnswer(answer(status, body)) }) else {
       Issue.record("expected a failure")
       return
     }
@@ -209,7 +209,11 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     .success(HTTPAnswer(status: status, body: SecretBytes(taking: Array(json.utf8))))
   }
 
-  func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) -> Result<HTTPAnswer, TransportFailure> {
+  func post(_ url: HTTPSURL, form: SecretBytes, caFile: String?) throws(TransportFailure) -> HTTPAnswer {
+    try answer(url, form: form).get()
+  }
+
+  private func answer(_ url: HTTPSURL, form: SecretBytes) -> Result<HTTPAnswer, TransportFailure> {
     lock.lock()
     defer { lock.unlock() }
     forms.append(String(decoding: form.bytes, as: UTF8.self))
@@ -240,14 +244,14 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
 
   @Test func theRedirectMustCarryOurState() throws {
     let fields: [(key: String, value: [UInt8])] = [("code", Array("c0de".utf8)), ("state", Array("other".utf8))]
-    guard case .failure(.authorization) = OAuthClient.authorizationCode(fromRedirect: fields, state: "mine") else {
+    guard case .failure(.authorization) = Result(catching: { () throws(OAuthFailure) in try OAuthClient.authorizationCode(fromRedirect: fields, state: "mine") }) else {
       Issue.record("a foreign state must be refused")
       return
     }
     let ours: [(key: String, value: [UInt8])] = [("code", Array("c0de".utf8)), ("state", Array("mine".utf8))]
-    #expect(try OAuthClient.authorizationCode(fromRedirect: ours, state: "mine").get().bytes == Array("c0de".utf8))
+    #expect(try OAuthClient.authorizationCode(fromRedirect: ours, state: "mine").bytes == Array("c0de".utf8))
     let denied: [(key: String, value: [UInt8])] = [("error", Array("access_denied".utf8)), ("state", Array("mine".utf8))]
-    guard case .failure(.refused("access_denied", _)) = OAuthClient.authorizationCode(fromRedirect: denied, state: "mine") else {
+    guard case .failure(.refused("access_denied", _)) = Result(catching: { () throws(OAuthFailure) in try OAuthClient.authorizationCode(fromRedirect: denied, state: "mine") }) else {
       Issue.record("an error redirect is a refusal")
       return
     }
@@ -258,7 +262,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     let client = OAuthClient(transport: endpoint, settings: settings, clientSecret: SecretBytes(taking: Array("s3".utf8)))
     _ = try client.exchange(
       code: SecretBytes(taking: Array("c".utf8)), redirectURI: "http://127.0.0.1:5000/",
-      codeVerifier: SecretBytes(taking: Array("v".utf8))).get()
+      codeVerifier: SecretBytes(taking: Array("v".utf8)))
     #expect(endpoint.requests == [
       "grant_type=authorization_code&code=c&redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2F&client_id=client%201&code_verifier=v&client_secret=s3"
     ])
@@ -276,7 +280,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
       verificationURIComplete: nil, expiresIn: 900, interval: 5, message: nil)
     var slept: [Double] = []
     var clock = 0.0
-    let grant = try client.waitForDeviceApproval(device, sleep: { slept.append($0); clock += $0 }, clock: { clock }).get()
+    let grant = try client.waitForDeviceApproval(device, sleep: { slept.append($0); clock += $0 }, clock: { clock })
     #expect(grant.accessToken.bytes == [UInt8(ascii: "a")])
     #expect(slept == [5, 5, 10])
     #expect(endpoint.requests.allSatisfy { $0.hasPrefix("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=dc&") })
@@ -284,7 +288,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
 
   @Test func googlesDeviceAnswerSaysVerificationURL() throws {
     let answer = HTTPAnswer(status: 200, body: SecretBytes(taking: Array(#"{"device_code":"d","user_code":"GQVQ-JKEC","verification_url":"https://www.google.com/device","expires_in":1800,"interval":5}"#.utf8)))
-    let device = try DeviceAuthorization.parse(answer).get()
+    let device = try DeviceAuthorization.parse(answer)
     #expect(device.verificationURI == "https://www.google.com/device")
     #expect(device.userCode == "GQVQ-JKEC")
     #expect(device.interval == 5 && device.expiresIn == 1800)
@@ -329,7 +333,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     let endpoint = FakeTokenEndpoint([])
     let locks = Locks()
     let stored = try store.secret(account: "work")
-    let token = try refresher(store, endpoint, locks: locks).accessToken(account: "work", stored: stored).get()
+    let token = try refresher(store, endpoint, locks: locks).accessToken(account: "work", stored: stored)
     #expect(token.accessToken.bytes == Array("at-fresh".utf8))
     #expect(!token.refreshed)
     #expect(endpoint.requests.isEmpty)
@@ -339,7 +343,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
   @Test func anExpiringTokenIsRefreshedAndTheRotatedRefreshTokenStored() throws {
     let store = try store(access: "at-old", expiresIn: 200)
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"access_token":"at-new","refresh_token":"rt-new","expires_in":3600,"token_type":"Bearer"}"#)])
-    let token = try refresher(store, endpoint).accessToken(account: "work", stored: try store.secret(account: "work")).get()
+    let token = try refresher(store, endpoint).accessToken(account: "work", stored: try store.secret(account: "work"))
     #expect(token.accessToken.bytes == Array("at-new".utf8))
     #expect(token.refreshed && token.warning == nil)
     #expect(endpoint.requests == ["grant_type=refresh_token&refresh_token=rt-old&client_id=cid"])
@@ -353,14 +357,14 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
   @Test func withoutARotatedRefreshTokenTheOldOneIsKept() throws {
     let store = try store(access: nil, expiresIn: 0)
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"access_token":"at-new","expires_in":60}"#)])
-    _ = try refresher(store, endpoint).accessToken(account: "work").get()
+    _ = try refresher(store, endpoint).accessToken(account: "work")
     #expect(try storedPayload(store).refreshToken.bytes == Array("rt-old".utf8))
   }
 
   @Test func aRevokedGrantIsARejection() throws {
     let store = try store(access: "at-old", expiresIn: 100)
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"error":"invalid_grant","error_description":"revoked"}"#, status: 400)])
-    guard case .failure(let failure) = refresher(store, endpoint).accessToken(account: "work") else {
+    guard case .failure(let failure) = Result(catching: { () throws(OAuthFailure) in try refresher(store, endpoint).accessToken(account: "work") }) else {
       Issue.record("expected invalid_grant")
       return
     }
@@ -374,7 +378,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
   @Test func anUnreachableEndpointFallsBackToTheStillValidToken() throws {
     let store = try store(access: "at-old", expiresIn: 120)
     let endpoint = FakeTokenEndpoint([.failure(TransportFailure(verdict: .timeout, detail: "no answer"))])
-    let token = try refresher(store, endpoint).accessToken(account: "work").get()
+    let token = try refresher(store, endpoint).accessToken(account: "work")
     #expect(token.accessToken.bytes == Array("at-old".utf8))
     #expect(token.warning?.contains("valid for 120 more seconds") == true)
   }
@@ -382,7 +386,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
   @Test func forceRefreshesEvenAFreshToken() throws {
     let store = try store(access: "at-fresh", expiresIn: 3000)
     let endpoint = FakeTokenEndpoint([FakeTokenEndpoint.grant(#"{"access_token":"at-new","expires_in":3600}"#)])
-    let token = try refresher(store, endpoint).accessToken(account: "work", force: true).get()
+    let token = try refresher(store, endpoint).accessToken(account: "work", force: true)
     #expect(token.refreshed)
   }
 
@@ -391,7 +395,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     let store = try store(access: "at-new", expiresIn: 3000)
     let stale = OAuthPayload(refreshToken: SecretBytes(taking: Array("rt-old".utf8)), accessToken: SecretBytes(taking: Array("at-old".utf8)), accessExpires: start)
     let endpoint = FakeTokenEndpoint([])
-    let token = try refresher(store, endpoint).accessToken(account: "work", stored: stale.encoded()).get()
+    let token = try refresher(store, endpoint).accessToken(account: "work", stored: stale.encoded())
     #expect(token.accessToken.bytes == Array("at-new".utf8))
     #expect(endpoint.requests.isEmpty)
   }

@@ -21,13 +21,15 @@ extension RealKeyringTests {
       try OAuthServer.admin("/admin/config", ["user": user, "refresh_delay": "1"])
 
       // The server counts the refreshes waiting out their delay at one time: a sequential refresher would
-      // show 1 however fast or slow this machine is.
+      // show 1 however fast or slow this machine is. Not all 20 need to overlap: each refresh reads the
+      // keyring first (one call at a time), so on a loaded machine the first may be done before the last
+      // begins.
       let checked = try Harness.mailcred(["check"] + accounts + ["--ca-file", Harness.caFile, "--timeout", "20"], deadline: 120)
       #expect(checked.status == 0, "\(checked.stdout)\n\(checked.stderr)")
       #expect(checked.stdout.components(separatedBy: "\n").filter { $0.contains(" ok ") }.count == 40, "\(checked.stdout)")
       var stats = try OAuthServer.stats(user: user)
       #expect(stats["refresh_grants"] == 20, "\(stats)")
-      #expect(stats["max_concurrent_refreshes"] == 20, "check refreshed the grants one after another: \(stats)")
+      #expect((stats["max_concurrent_refreshes"] ?? 0) >= 10, "check refreshed the grants one after another: \(stats)")
       // Twenty 1 s refreshes one after another take 20 s; at once about 1 s plus 40 logins.
       #expect(checked.seconds < 10, "check took \(checked.seconds) s")
 
@@ -40,7 +42,7 @@ extension RealKeyringTests {
       #expect(rows.count == 20)
       #expect(rows.allSatisfy { ($0["checks"] as? [[String: Any]])?.allSatisfy { $0["result"] as? String == "ok" } == true }, "\(rows)")
       stats = try OAuthServer.stats(user: user)
-      #expect(stats["max_concurrent_refreshes"] == 20, "audit refreshed the grants one after another: \(stats)")
+      #expect((stats["max_concurrent_refreshes"] ?? 0) >= 10, "audit refreshed the grants one after another: \(stats)")
     }
   }
 }

@@ -4,7 +4,9 @@ import Glibc
 import Musl
 #endif
 import COpenSSL
+import MailcredSystem
 import Synchronization
+import Testing
 @testable import MailcredNet
 
 /// A loopback server on port 0 whose every connection runs `script` on a thread of its own. What clients
@@ -14,6 +16,7 @@ final class ScriptedServer: Sendable {
   private let listener: Int32
   private let lines = Mutex<[String]>([])
   private let connections = Atomic<Int>(0)
+  private let finishedScripts = Atomic<Int>(0)
   private let clear = Mutex<[UInt8]>([])
 
   init(host: String = "127.0.0.1", port fixedPort: Int = 0, _ script: @escaping @Sendable (ServerConnection) -> Void) throws {
@@ -52,6 +55,7 @@ final class ScriptedServer: Sendable {
           let connection = ServerConnection(fd: fd, server: self)
           script(connection)
           connection.close()
+          self.finishedScripts.add(1, ordering: .releasing)
         }
       }
     }
@@ -68,6 +72,21 @@ final class ScriptedServer: Sendable {
   }
 
   var received: [String] { lines.withLock { $0 } }
+
+  /// What was received once every accepted connection's script has run to its end (the client hung up,
+  /// the script finished): for asserting that something was NOT sent, which the lines seen so far cannot
+  /// show while a server thread may still be reading. Gives up after 10 s and records an issue.
+  var settled: [String] {
+    let started = monotonicSeconds()
+    while finishedScripts.load(ordering: .acquiring) < connections.load(ordering: .relaxed) {
+      if monotonicSeconds() - started > 10 {
+        Issue.record("the scripted server's connections did not finish within 10 s")
+        break
+      }
+      usleep(1_000)
+    }
+    return received
+  }
   var connectionCount: Int { connections.load(ordering: .relaxed) }
 
   fileprivate func record(_ line: String) { lines.withLock { $0.append(line) } }
