@@ -44,9 +44,12 @@ public struct CredentialChecks: Sendable {
     -> Verification
   {
     let jobs = credential.endpoints(only: proto).map { CheckJob(endpoint: $0, user: credential.user, secret: secret, auth: auth) }
-    let gate = CheckGate(limits)
-    let backend = self.backend
-    let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
+    return Verification(results: await Self.run(jobs, backend: backend, gate: CheckGate(limits)))
+  }
+
+  /// Runs `jobs` at once, each admitted by `gate`; results in job order.
+  public static func run(_ jobs: [CheckJob], backend: any CheckBackend, gate: CheckGate) async -> [CheckResult] {
+    await withTaskGroup(of: (Int, CheckResult).self) { group in
       for (index, job) in jobs.enumerated() {
         group.addTask { (index, await gate.run(key: CheckGate.key(job.endpoint, user: job.user)) { await backend.check(job) }) }
       }
@@ -54,7 +57,6 @@ public struct CredentialChecks: Sendable {
       for await pair in group { results.append(pair) }
       return results.sorted { $0.0 < $1.0 }.map(\.1)
     }
-    return Verification(results: results)
   }
 
   /// What `checkStored` found.

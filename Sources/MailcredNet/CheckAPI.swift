@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import MailcredCore
 
 /// How live checks run (`--timeout`, `--ca-file`).
@@ -27,51 +32,9 @@ public func checkCredential(endpoint: Endpoint, user: String, secret: SecretByte
   }
 }
 
-/// The same, blocking the calling thread (for synchronous commands such as `add`).
-public func checkCredentialBlocking(endpoint: Endpoint, user: String, secret: SecretBytes, options: CheckOptions, auth: AuthMethod = .password)
-  -> CheckResult
-{
-  onJoinedThread {
-    runCheck(endpoint: endpoint, user: user, secret: secret, options: options, auth: auth)
-  }
-}
-
-/// Runs `jobs` with at most `concurrency` checks in flight, each on its own thread; results in job order.
-/// `finished` is told each result (with its job's index) as it arrives, and `progress` how many checks have
-/// finished; both are called one at a time, never concurrently.
-public func checkAll(
-  _ jobs: [CheckJob], concurrency: Int, options: CheckOptions,
-  finished: (@Sendable (Int, CheckResult) -> Void)? = nil, progress: (@Sendable (Int) -> Void)? = nil
-) async -> [CheckResult] {
-  guard !jobs.isEmpty else { return [] }
-  let width = max(1, concurrency)
-  return await withTaskGroup(of: (Int, CheckResult).self) { group in
-    var results = [CheckResult?](repeating: nil, count: jobs.count)
-    var next = 0
-    func start(_ index: Int, in group: inout TaskGroup<(Int, CheckResult)>) {
-      let job = jobs[index]
-      group.addTask {
-        let result = await onDedicatedThread {
-          runCheck(endpoint: job.endpoint, user: job.user, secret: job.secret, options: options, auth: job.auth)
-        }
-        return (index, result)
-      }
-    }
-    while next < min(width, jobs.count) {
-      start(next, in: &group)
-      next += 1
-    }
-    var done = 0
-    for await (index, result) in group {
-      results[index] = result
-      done += 1
-      finished?(index, result)
-      progress?(done)
-      if next < jobs.count {
-        start(next, in: &group)
-        next += 1
-      }
-    }
-    return results.map { $0! }
-  }
+/// Runs `jobs` with at most `concurrency` checks in flight (CredentialChecks' own runner over the live
+/// network); results in job order.
+public func checkAll(_ jobs: [CheckJob], concurrency: Int, options: CheckOptions) async -> [CheckResult] {
+  let limits = CheckLimits(total: concurrency, perMailbox: concurrency)
+  return await CredentialChecks.run(jobs, backend: LiveChecks(options: options, now: { Date() }), gate: CheckGate(limits))
 }

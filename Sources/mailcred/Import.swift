@@ -50,7 +50,7 @@ extension Mailcred {
     struct Tally {
       var stored = 0, reused = 0, rewritten = 0, files = 0, refused = 0, skipped = 0
       var worst: ExitStatus = .ok
-      mutating func fail(_ status: ExitStatus) { if status > worst || worst == .ok { worst = status } }
+      mutating func failed(with status: ExitStatus) { if status > worst || worst == .ok { worst = status } }
       func summary(dryRun: Bool) -> String {
         if dryRun { return "import --dry-run: \(rewritten) line\(rewritten == 1 ? "" : "s") would be moved; nothing changed" }
         return "import: \(stored) stored, \(reused) already stored, \(rewritten) line\(rewritten == 1 ? "" : "s") rewritten in \(files) "
@@ -80,7 +80,7 @@ extension Mailcred {
       var loaded: ClientFiles.Loaded
       do { loaded = try ClientFiles.load(source.path) } catch {
         Terminal.writeError("mailcred: \(error.description)")
-        tally.fail(.configurationError)
+        tally.failed(with: .configurationError)
         return
       }
       // neomutt's sourced files, loaded once: a secret in one of them is moved in that file.
@@ -111,7 +111,7 @@ extension Mailcred {
       if !dryRun {
         do { replacement = try ClientFiles.Replacement(for: path) } catch {
           Terminal.writeError("mailcred: \(error.description)")
-          tally.fail(.configurationError)
+          tally.failed(with: .configurationError)
           return
         }
       }
@@ -136,7 +136,7 @@ extension Mailcred {
       guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
         replacement.discard()
         Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
-        tally.fail(.temporaryFailure)
+        tally.failed(with: .temporaryFailure)
         return
       }
       again.file.wipe()
@@ -148,7 +148,7 @@ extension Mailcred {
       } catch {
         replacement.discard()
         Terminal.writeError("mailcred: \(error.description) (the secrets are stored and still in the file)")
-        tally.fail(.configurationError)
+        tally.failed(with: .configurationError)
         return
       }
       tally.files += 1
@@ -166,7 +166,7 @@ extension Mailcred {
       func skip(_ why: String, _ status: ExitStatus = .dataError) -> Bool {
         Terminal.writeError("mailcred: \(location): \(why); left as it was")
         tally.skipped += 1
-        tally.fail(status)
+        tally.failed(with: status)
         return false
       }
       guard let user = item.account.user?.value, !user.isEmpty else { return skip("account '\(item.account.name)' has no user") }
@@ -207,7 +207,7 @@ extension Mailcred {
           do { try report(verification, account: item.name, provider: provider, rejected: "the server rejected this secret") } catch {
             note("\(location): the server rejected this secret: not imported, left as it was")
             tally.refused += 1
-            tally.fail(error.exitStatus)
+            tally.failed(with: error.exitStatus)
             return false
           }
           credential = verification.recorded(on: credential, at: now())

@@ -182,11 +182,4 @@ func check(_ endpoint: Endpoint, timeout: Double = 5, caFile: String? = nil, all
     #expect(results.map(\.verdict) == [.ok, .refused, .ok, .dns])
   }
 
-  @Test func blockingAPIRunsTheSameCheck() throws {
-    let closed = try ScriptedServer { _ in }
-    closed.stop()
-    let result = checkCredentialBlocking(
-      endpoint: smtp(closed.port), user: user, secret: secret(), options: CheckOptions(timeout: 2))
-    #expect(result.verdict == .refused)
-  }
 }
