@@ -32,8 +32,8 @@ func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
 }
 
 /// What crossed the wire in clear holds no credential byte and no AUTH / AUTHENTICATE / LOGIN command.
-func expectNothingSecretInClear(_ server: ScriptedServer, sourceLocation: SourceLocation = #_sourceLocation) {
-  _ = server.settled
+func expectNothingSecretInClear(_ server: ScriptedServer, sourceLocation: SourceLocation = #_sourceLocation) async {
+  _ = await server.settled
   let clear = server.clearText
   #expect(!containsCredential(clear), "credential bytes arrived in clear", sourceLocation: sourceLocation)
   let upper = Array(String(decoding: clear, as: UTF8.self).uppercased().utf8)
@@ -82,7 +82,7 @@ func imap(_ port: Int, _ security: TransportSecurity, host: String = "localhost"
     let started = monotonicSeconds()
     let result = await check(smtp(server.port), timeout: timeout)
     expectOnTime(result, monotonicSeconds() - started, mentioning: "EHLO")
-    expectNothingSecretInClear(server)
+    await expectNothingSecretInClear(server)
   }
 
   @Test func imapCapabilityOneBytePerSecond() async throws {
@@ -94,7 +94,7 @@ func imap(_ port: Int, _ security: TransportSecurity, host: String = "localhost"
     let started = monotonicSeconds()
     let result = await check(imap(server.port, .starttls, host: "127.0.0.1"), timeout: timeout)
     expectOnTime(result, monotonicSeconds() - started, mentioning: "CAPABILITY")
-    expectNothingSecretInClear(server)
+    await expectNothingSecretInClear(server)
   }
 
   /// Over TLS each byte is a record of its own: the TLS read path honours the deadline too.
@@ -384,8 +384,8 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     #expect(!containsCredential(result.detail), "\(result.detail)", sourceLocation: sourceLocation)
     #expect(elapsed < 2, "\(point) took \(elapsed) s", sourceLocation: sourceLocation)
     // Joined, not slept on: every connection's script has run to its end, so what it read is all there is.
-    let received = server.settled
-    expectNothingSecretInClear(server, sourceLocation: sourceLocation)
+    let received = await server.settled
+    await expectNothingSecretInClear(server, sourceLocation: sourceLocation)
     let sentAuth = received.contains { $0.hasPrefix(authPrefix) && $0.hasSuffix(plainIR) }
     #expect(sentAuth == point.credentialsSent, "\(point): \(server.received)", sourceLocation: sourceLocation)
     print("reset \(authPrefix.split(separator: " ").first!) \(point): \(result.verdict) — \(result.detail) (\(elapsed) s)")
@@ -462,8 +462,8 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     }
     let result = await check(smtp(server.port, .starttls, host: "localhost"), timeout: 3, caFile: pki.caFile)
     #expect(result.verdict == .tlsFailed, "\(result.detail)")
-    expectNothingSecretInClear(server)
-    #expect(server.settled.filter { !$0.hasPrefix("EHLO") } == ["STARTTLS"])
+    await expectNothingSecretInClear(server)
+    #expect(await server.settled.filter { !$0.hasPrefix("EHLO") } == ["STARTTLS"])
   }
 
   @Test func imapGoAheadThenPlainText() async throws {
@@ -477,8 +477,8 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     }
     let result = await check(imap(server.port, .starttls), timeout: 3, caFile: pki.caFile)
     #expect(result.verdict == .tlsFailed, "\(result.detail)")
-    expectNothingSecretInClear(server)
-    #expect(server.settled == ["A1 STARTTLS"])
+    await expectNothingSecretInClear(server)
+    #expect(await server.settled == ["A1 STARTTLS"])
   }
 
   /// STARTTLS answered with something other than 220: no TLS, so no AUTH.
@@ -497,7 +497,7 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     }
     let result = await check(smtp(server.port, .starttls, host: "localhost"), timeout: 3, caFile: pki.caFile)
     #expect(result.verdict == expected, "\(result.detail)")
-    expectNothingSecretInClear(server)
+    await expectNothingSecretInClear(server)
   }
 
   /// The capability list changes across TLS: PLAIN before, only LOGIN (and STARTTLS again) after. The
@@ -523,7 +523,7 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     let result = await check(smtp(server.port, .starttls, host: "localhost"), timeout: 3, caFile: pki.caFile)
     #expect(result.verdict == .ok, "\(result.detail)")
     #expect(server.received == ["EHLO [127.0.0.1]", "STARTTLS", "EHLO [127.0.0.1]", "AUTH LOGIN", loginUser, loginSecret, "QUIT"])
-    expectNothingSecretInClear(server)
+    await expectNothingSecretInClear(server)
   }
 
   /// AUTH offered only before TLS: after TLS there is none, so no credential is sent at all.
@@ -635,7 +635,7 @@ enum ResetPoint: String, Sendable, CustomTestStringConvertible {
     let result = await check(imap(server.port, .tls), timeout: 3, caFile: pki.caFile)
     #expect(result.verdict == .temporary, "\(result.detail)")
     #expect(result.detail.contains("shutting down"))
-    #expect(server.settled == ["A1 AUTHENTICATE PLAIN"])
+    #expect(await server.settled == ["A1 AUTHENTICATE PLAIN"])
   }
 
   /// BYE, then a tagged answer anyway: the tagged answer decides.

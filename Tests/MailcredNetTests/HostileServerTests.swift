@@ -38,8 +38,8 @@ func check(_ endpoint: Endpoint, timeout: Double = 5, caFile: String? = nil, all
     }
     let result = await check(smtp(server.port))
     #expect(result.verdict == .starttlsMissing)
-    #expect(!server.settled.contains { $0.uppercased().hasPrefix("AUTH") || $0.contains(plainIR) })
-    #expect(server.settled.last == "QUIT")
+    #expect(await !server.settled.contains { $0.uppercased().hasPrefix("AUTH") || $0.contains(plainIR) })
+    #expect(await server.settled.last == "QUIT")
   }
 
   @Test func greetingThatNeverComesTimesOutOnTime() async throws {
@@ -97,7 +97,7 @@ func check(_ endpoint: Endpoint, timeout: Double = 5, caFile: String? = nil, all
     let result = await check(smtp(server.port))
     #expect(result.verdict == .temporary)
     #expect(result.detail == "454 4.7.0 TLS not available due to local problem")
-    #expect(!server.settled.contains { $0.uppercased().hasPrefix("AUTH") })
+    #expect(await !server.settled.contains { $0.uppercased().hasPrefix("AUTH") })
   }
 
   @Test func plaintextInjectedAfterStarttlsIsRefused() async throws {
@@ -112,7 +112,7 @@ func check(_ endpoint: Endpoint, timeout: Double = 5, caFile: String? = nil, all
     let result = await check(smtp(server.port))
     #expect(result.verdict == .protocolError)
     #expect(result.detail.contains("unencrypted"))
-    #expect(!server.settled.contains { $0.uppercased().hasPrefix("AUTH") || $0.contains(plainIR) })
+    #expect(await !server.settled.contains { $0.uppercased().hasPrefix("AUTH") || $0.contains(plainIR) })
   }
 
   @Test func closedPortIsRefused() async throws {

@@ -87,14 +87,14 @@ import Testing
     #expect(String(decoding: answer.body.bytes, as: UTF8.self) == json)
   }
 
-  @Test func anUntrustedCertificateSendsNoForm() throws {
+  @Test func anUntrustedCertificateSendsNoForm() async throws {
     let server = try endpoint(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"])
     guard case .failure(let failure) = post(server, caFile: nil) else {
       Issue.record("an unknown CA must fail")
       return
     }
     #expect(failure.verdict == .tlsFailed)
-    #expect(!server.settled.contains { $0.contains("refresh_token") || $0.hasPrefix("POST") })
+    #expect(await !server.settled.contains { $0.contains("refresh_token") || $0.hasPrefix("POST") })
   }
 
   @Test func aSilentEndpointTimesOut() throws {

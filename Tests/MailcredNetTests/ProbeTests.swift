@@ -25,7 +25,7 @@ import Testing
   /// Nothing the servers received is a command that authenticates, and no byte sequence of the secret crossed.
   func expectNothingSecretReceived(_ servers: [ScriptedServer]) async throws {
     for server in servers {
-      #expect(!server.settled.contains { line in
+      #expect(await !server.settled.contains { line in
         let upper = line.uppercased()
         return upper.hasPrefix("AUTH") || upper.contains(" AUTHENTICATE") || upper.contains(" LOGIN")
           || line.contains(Self.secretText) || line.contains(Self.plainIR)

@@ -76,16 +76,20 @@ final class ScriptedServer: Sendable {
   /// What was received once every accepted connection's script has run to its end (the client hung up,
   /// the script finished): for asserting that something was NOT sent, which the lines seen so far cannot
   /// show while a server thread may still be reading. Gives up after 10 s and records an issue.
+  /// Waits by suspending, never by blocking a thread: the checks under test resume on the same
+  /// cooperative pool.
   var settled: [String] {
-    let started = monotonicSeconds()
-    while finishedScripts.load(ordering: .acquiring) < connections.load(ordering: .relaxed) {
-      if monotonicSeconds() - started > 10 {
-        Issue.record("the scripted server's connections did not finish within 10 s")
-        break
+    get async {
+      let started = monotonicSeconds()
+      while finishedScripts.load(ordering: .acquiring) < connections.load(ordering: .relaxed) {
+        if monotonicSeconds() - started > 10 {
+          Issue.record("the scripted server's connections did not finish within 10 s")
+          break
+        }
+        try? await Task.sleep(for: .milliseconds(2))
       }
-      usleep(1_000)
+      return received
     }
-    return received
   }
   var connectionCount: Int { connections.load(ordering: .relaxed) }
 

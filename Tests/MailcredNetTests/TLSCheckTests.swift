@@ -26,7 +26,7 @@ import Testing
     let result = await check(smtp(server.port, .tls, host: "localhost"))
     #expect(result.verdict == .tlsFailed)
     #expect(result.detail.contains("certificate"))
-    #expect(!server.settled.contains { $0.hasPrefix("AUTH") })
+    #expect(await !server.settled.contains { $0.hasPrefix("AUTH") })
   }
 
   @Test func wrongHostNameIsATLSFailure() async throws {
@@ -34,7 +34,7 @@ import Testing
     let result = await check(smtp(server.port, .tls, host: "localhost"), caFile: pki.caFile)
     #expect(result.verdict == .tlsFailed)
     #expect(result.detail.contains("hostname mismatch"))
-    #expect(!server.settled.contains { $0.hasPrefix("AUTH") })
+    #expect(await !server.settled.contains { $0.hasPrefix("AUTH") })
   }
 
   @Test(arguments: ["localhost", "127.0.0.1"])
