@@ -86,12 +86,18 @@ public enum Doctor {
       var place = account.placement(of: account.securityLine?.line)
       var fix = syntax.securityLine(wanted, port: port, turningOn: true)
       if account.client == .aerc, account.proto == .smtp, wanted == .starttls, !(account.authMethod?.value == "insecure") {
-        // aerc 0.14's smtp:// is clear text unless told to STARTTLS.
-        fix = "smtp-starttls = true"
+        // aerc 0.14's smtp:// is clear text unless told to STARTTLS (with the one word it reads).
+        fix = "smtp-starttls = yes"
         place.action = .insertAfter
       }
-      add(loopback ? .warning : .error, "tls-off", place.line,
-          "TLS is off: the password and mail cross the network in clear", fix: fix, action: place.action)
+      if let ignored = account.ignoredOption {
+        add(.error, "aerc-starttls-value", ignored.line,
+            "aerc 0.14 reads only `smtp-starttls = yes`; `\(ignored.value)` counts as unset: aerc then refuses a server that offers STARTTLS and sending stops after EHLO without a message",
+            fix: "smtp-starttls = yes", action: .replace)
+      } else {
+        add(loopback ? .warning : .error, "tls-off", place.line,
+            "TLS is off: the password and mail cross the network in clear", fix: fix, action: place.action)
+      }
     }
     if let off = account.certificateCheckOff {
       let place = account.placement(of: off.line)
