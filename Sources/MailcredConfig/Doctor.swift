@@ -135,6 +135,13 @@ public enum Doctor {
           fix: syntax.oauthLine, action: place.action)
     }
 
+    // A `secret-tool lookup` command: another program's keyring item, which `import` copies into mailcred.
+    if let foreign = ForeignSecrets.source(of: account), foreign.kind == .secretTool, let line = foreign.line {
+      add(.info, "foreign-keyring-item", line,
+          "the password comes from `secret-tool lookup` (another program's keyring item): `mailcred import \(account.path)` stores it as a checked mailcred credential, leaves the item in place",
+          fix: ForeignSecrets.commandLine(for: account, name: mailcredAccountName(for: account.name), file: file, at: line).trimmingCharacters(in: [" ", "\t"]))
+    }
+
     // Where the secret is.
     if let plaintext = account.plaintext, let home = plaintext.path == file.path ? file : files[plaintext.path] {
       let owner = ClientAccount.owner(of: plaintext, default: account)

@@ -30,6 +30,10 @@ enum ImportJournal {
     var encoding: String? = nil
     /// Text import added at the end of the file (git's credential helper section), removed again.
     var appended: String? = nil
+    /// The line as it was, when it held no secret (a `secret-tool lookup` command): put back as it is.
+    var original: String? = nil
+    /// The line `written` was added by import (a `passwordeval` for msmtp's own keyring item): removed.
+    var added: Bool? = nil
   }
 
   static var path: String {
@@ -84,6 +88,16 @@ enum ImportJournal {
     try write(entries)
   }
 
+  /// Notes lines import changed that held no secret (taken from another program's keyring item).
+  static func record(_ entries: [Entry]) throws(ConfigError) {
+    var all = read()
+    for entry in entries {
+      all.removeAll { $0.path == entry.path && $0.line == entry.line }
+      all.append(entry)
+    }
+    try write(all)
+  }
+
   /// Puts back every journalled line of the named files (all when none): the secret comes from the keyring.
   static func undo(targets: [String], store: CredentialStore) -> ExitStatus {
     var entries = read()
@@ -108,11 +122,17 @@ enum ImportJournal {
       }
       defer { loaded.file.wipe() }
       var restored: [Entry] = []
-      for entry in chosen where entry.path == path {
+      // Bottom up: removing an added line does not move the lines still to be put back.
+      for entry in chosen.filter({ $0.path == path }).sorted(by: { $0.line > $1.line }) {
         let current = loaded.file.text(ofLine: min(entry.line, max(loaded.file.lines.count, 1)))
         guard entry.line <= loaded.file.lines.count, current == entry.written || current == entry.written + "\r" else {
           Terminal.writeError("mailcred: \(path):\(entry.line): no longer the line import wrote; left as it is")
           status = .dataError
+          continue
+        }
+        if entry.added == true || entry.original != nil {
+          if let original = entry.original { loaded.file.replace(line: entry.line, with: original) } else { loaded.file.remove(line: entry.line) }
+          restored.append(entry)
           continue
         }
         do {

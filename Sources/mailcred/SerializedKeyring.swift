@@ -19,6 +19,10 @@ final class SerializedKeyring: Keyring {
     try serialized { () throws(KeyringError) in try base.search(query) }
   }
 
+  func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
+    try serialized { () throws(KeyringError) in try base.searchForeign(query) }
+  }
+
   func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
     try serialized { () throws(KeyringError) in try base.lookup(query) }
   }
