@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+extension RealKeyringTests.ClientConfigTests {
+  /// Items the real `secret-tool` stored in the harness gnome-keyring, as msmtp's documentation tells users
+  /// to: `import` stores each as a checked mailcred credential, rewrites the client's line, and leaves the item.
+  @Test func importTakesMsmtpsOwnKeyringItemAndASecretToolPasswordevalAndLeavesTheItems() throws {
+    let ws = try ClientWorkspace("import-foreign")
+    let (user, password) = try clients.mailUser("import-foreign")
+    let own = Harness.uniqueName("own"), named = Harness.uniqueName("st")
+    let label = Harness.uniqueName("msmtp-item")
+    defer {
+      for name in [own, named] { _ = try? mailcred(ws, ["remove", name, "--yes"]) }
+      _ = try? ws.run("/usr/bin/secret-tool", ["clear", "host", "127.0.0.1", "service", "smtp", "user", user])
+      _ = try? ws.run("/usr/bin/secret-tool", ["clear", "mailcred-test", named])
+    }
+    // msmtp's documented way, and a lookup by attributes of the user's own choosing.
+    #expect(try ws.run("/usr/bin/secret-tool", ["store", "--label=\(label)", "host", "127.0.0.1", "service", "smtp", "user", user], stdin: password).status == 0)
+    #expect(try ws.run("/usr/bin/secret-tool", ["store", "--label=mine", "mailcred-test", named], stdin: password).status == 0)
+    func block(_ name: String, _ extra: String) -> String {
+      "account \(name)\nhost 127.0.0.1\nport \(Harness.submissionPort)\ntls on\ntls_trust_file \(Harness.caFile)\nauth on\nuser \(user)\nfrom \(user)\n\(extra)"
+    }
+    let original = "# two accounts\n" + block(own, "\n") + block(named, "passwordeval \"secret-tool lookup mailcred-test '\(named)' 2>/dev/null\"\n")
+      + "\naccount default : \(own)\n"
+    let rc = try ws.write(".msmtprc", original)
+
+    let doctor = try mailcred(ws, ["doctor", "msmtp"])
+    #expect(doctor.stdout.contains("\(rc):19: info: the password comes from `secret-tool lookup`"), "\(doctor.stdout)")
+    #expect(doctor.stdout.contains("    write instead: passwordeval \"mailcred get \(named)\""))
+    let dry = try mailcred(ws, ["import", "msmtp", "--dry-run"])
+    #expect(dry.status == 0, "\(dry.stderr)")
+    #expect(dry.stdout.contains("\(rc):8: would store \(own) from msmtp's own keyring item"), "\(dry.stdout)")
+    #expect(dry.stdout.contains("\(rc):19: would store \(named) from the item `secret-tool lookup` reads (mailcred-test=\(named))"))
+    #expect(String(decoding: bytes(rc), as: UTF8.self) == original, "--dry-run changed the file")
+    #expect(try mailcred(ws, ["show", own]).status == 67, "--dry-run stored something")
+
+    let log = Mail.DovecotLog()
+    let imported = try mailcred(ws, ["import", "msmtp", "--timeout", "10"])
+    #expect(imported.status == 0, "import: \(imported.stdout) \(imported.stderr)")
+    expectNoLeak(imported, "import")
+    #expect(imported.stderr.contains("msmtp's own keyring item (host=127.0.0.1 service=smtp user=\(user)) is left in the keyring as it was; mailcred's copy is \(own)"))
+    #expect(imported.stderr.contains("is left in the keyring as it was; mailcred's copy is \(named)"))
+    #expect(log.newLines().components(separatedBy: "\n").filter { $0.contains("Login: user=<\(user)>") }.count == 2, "each secret checked live")
+    let after = String(decoding: bytes(rc), as: UTF8.self)
+    // msmtp's own lookup: the line goes after `user`; the secret-tool line is replaced.
+    var expected = original.components(separatedBy: "\n")
+    expected[18] = "passwordeval \"mailcred get \(named)\""
+    expected.insert("passwordeval \"mailcred get \(own)\"", at: 8)
+    #expect(after == expected.joined(separator: "\n"), "\(after)")
+    #expect(filesHolding(password, in: ws).isEmpty)
+    // The other programs' items are still there, untouched.
+    let search = try ws.run("/usr/bin/secret-tool", ["search", "--all", "host", "127.0.0.1", "service", "smtp", "user", user])
+    #expect(search.stdout.contains("label = \(label)"), "msmtp's item is gone: \(search.stdout)")
+    #expect(try ws.run("/usr/bin/secret-tool", ["lookup", "mailcred-test", named]).stdout == password)
+
+    for name in [own, named] {
+      let marker = Mail.marker("foreign")
+      let sent = try ws.run("/usr/bin/msmtp", ["-a", name, "--", "rcpt@example.test"], stdin: Mail.message(from: user, to: "rcpt@example.test", marker: marker))
+      #expect(sent.status == 0, "msmtp -a \(name): \(sent.stderr)")
+      #expect(Mail.delivered(marker) != nil, "msmtp -a \(name): the message never reached the sink")
+    }
+    let again = try mailcred(ws, ["import", "msmtp"])
+    #expect(again.status == 0)
+    #expect(String(decoding: bytes(rc), as: UTF8.self) == after, "a second import changed the file")
+    #expect(try mailcred(ws, ["doctor", "msmtp"]).status == 0)
+    let undone = try mailcred(ws, ["import", "--undo"])
+    #expect(undone.status == 0, "\(undone.stderr)")
+    #expect(String(decoding: bytes(rc), as: UTF8.self) == original, "--undo did not put the file back byte for byte")
+  }
+}
