@@ -142,6 +142,11 @@ public enum Doctor {
           fix: ForeignSecrets.commandLine(for: account, name: mailcredAccountName(for: account.name), file: file, at: line).trimmingCharacters(in: [" ", "\t"]))
     }
 
+    if let foreign = ForeignSecrets.source(of: account), foreign.kind == .gitLibsecret {
+      add(.info, "foreign-keyring-item", account.line,
+          "git's credential helper libsecret keeps this password: `mailcred import git` stores it as a checked mailcred credential, leaves libsecret's item in place, and adds a [credential \"smtp://\(account.host?.value ?? "HOST"):\(account.effectivePort)\"] section naming mailcred")
+    }
+
     // Where the secret is.
     if let plaintext = account.plaintext, let home = plaintext.path == file.path ? file : files[plaintext.path] {
       let owner = ClientAccount.owner(of: plaintext, default: account)

@@ -2,13 +2,15 @@ import MailcredCore
 
 /// A client account whose secret another program keeps in the Secret Service: msmtp's own lookup (no
 /// `password`/`passwordeval`: msmtp asks libsecret for host/service=smtp/user, what `secret-tool store
-/// --label=x host H service smtp user U` makes), or a `secret-tool lookup ATTR VALUE...` password command.
-/// `import` finds the item by these attributes, stores its secret as a mailcred credential, and leaves the
-/// item itself in place. (git-credential-libsecret's items are not imported yet.)
+/// --label=x host H service smtp user U` makes), a `secret-tool lookup ATTR VALUE...` password command, or
+/// git's credential helper libsecret (git 2.39's items: schema org.gnome.keyring.NetworkPassword, newer
+/// git's org.git.Password; both with protocol, server, port, user). `import` finds the item by these
+/// attributes, stores its secret as a mailcred credential, and leaves the item itself in place.
 public struct ForeignSource: Sendable, Equatable {
   public enum Kind: String, Sendable {
     case msmtpLookup = "msmtp's own keyring item"
     case secretTool = "the item `secret-tool lookup` reads"
+    case gitLibsecret = "git-credential-libsecret's item"
   }
 
   public var kind: Kind
@@ -30,7 +32,13 @@ public enum ForeignSecrets {
   /// Where `account`'s secret sits in another program's keyring item, if it does.
   public static func source(of account: ClientAccount) -> ForeignSource? {
     guard account.plaintext == nil, let host = account.host?.value, !host.isEmpty else { return nil }
-    guard account.client != .git else { return nil }
+    if account.client == .git {
+      // git send-email asks for protocol=smtp, host=SERVER[:PORT], username; libsecret stores the port apart.
+      guard let helper = account.passwordCommand?.value, isLibsecretHelper(helper), let user = account.user?.value else { return nil }
+      var query = ["protocol": "smtp", "server": host, "user": user]
+      if let port = account.port?.value { query["port"] = String(port) }
+      return ForeignSource(kind: .gitLibsecret, query: query, line: nil, after: account.line)
+    }
     if let command = account.passwordCommand {
       guard let query = secretToolQuery(command.value) else { return nil }
       return ForeignSource(kind: .secretTool, query: query, line: command.line, after: command.line)
@@ -39,6 +47,19 @@ public enum ForeignSecrets {
     guard account.client == .msmtp, account.proto == .smtp, let user = account.user, account.authMethod?.value != "off" else { return nil }
     let after = (account.line...max(account.line, account.sectionEnd)).contains(user.line) ? user.line : account.line
     return ForeignSource(kind: .msmtpLookup, query: ["host": host, "service": "smtp", "user": user.value], line: nil, after: after)
+  }
+
+  /// git's `credential.helper = libsecret` (or the program's path, `!` or not).
+  public static func isLibsecretHelper(_ helper: String) -> Bool {
+    var word = helper.split(separator: " ").first.map(String.init) ?? ""
+    if word.hasPrefix("!") { word.removeFirst() }
+    return word == "libsecret" || word.hasSuffix("git-credential-libsecret")
+  }
+
+  /// git: the section that makes git ask mailcred, and only mailcred, for this server's password (an empty
+  /// `helper =` clears the helpers configured before it, libsecret's among them).
+  public static func gitHelperSection(host: String, port: Int) -> String {
+    "[credential \"smtp://\(host):\(port)\"]\n\thelper =\n\thelper = mailcred\n"
   }
 
   /// The attributes of a password command that is exactly `secret-tool lookup NAME VALUE ...` (mbsync's `+`
@@ -117,8 +138,12 @@ public enum ForeignSecrets {
   }
 
   /// Of the items found, the one to import: an unlocked one first (a locked one is unlocked on reading).
-  public static func choose(_ items: [KeyringItem]) -> KeyringItem? {
-    items.first { !$0.locked } ?? items.first
+  public static func choose(_ items: [KeyringItem], for source: ForeignSource? = nil) -> KeyringItem? {
+    let unlocked = items.filter { !$0.locked }
+    let pool = unlocked.isEmpty ? items : unlocked
+    // Without a port in the query, every port's item matches: prefer the one stored without a port.
+    if source?.kind == .gitLibsecret, source?.query["port"] == nil { return pool.first { $0.attributes["port"] == nil } ?? pool.first }
+    return pool.first
   }
 
   /// The line that makes the client ask mailcred instead, indented as line `at` is.

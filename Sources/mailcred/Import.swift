@@ -46,6 +46,7 @@ extension Mailcred {
       // Then what other programs keep in the keyring for these files (read again: the first pass may have
       // rewritten them).
       for source in sources { await importForeign(source, store: store, tally: &tally) }
+      if sources.contains(where: { $0.client == .git }) { await importForeignGit(store: store, tally: &tally) }
       note(tally.summary(dryRun: dryRun))
       if tally.worst != .ok { throw ExitCode(tally.worst.rawValue) }
     }

@@ -62,11 +62,11 @@ extension Mailcred.Import {
       if let replaced = found.line {
         edits.append(ImportJournal.Entry(
           path: replacement?.target ?? path, line: replaced, written: line, prefix: "", suffix: "", quoted: false,
-          client: account.client.rawValue, account: name, original: loaded.file.text(ofLine: replaced)))
+          client: account.client.rawValue, account: name, original: loaded.file.text(ofLine: replaced), foreign: true))
       } else {
         edits.append(ImportJournal.Entry(
           path: replacement?.target ?? path, line: found.after + 1, written: line, prefix: "", suffix: "", quoted: false,
-          client: account.client.rawValue, account: name, added: true))
+          client: account.client.rawValue, account: name, added: true, foreign: true))
       }
     }
     guard let replacement else { return }

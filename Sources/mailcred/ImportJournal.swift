@@ -34,6 +34,8 @@ enum ImportJournal {
     var original: String? = nil
     /// The line `written` was added by import (a `passwordeval` for msmtp's own keyring item): removed.
     var added: Bool? = nil
+    /// Taken from another program's keyring item: nothing secret to put back, only lines to restore.
+    var foreign: Bool? = nil
   }
 
   static var path: String {
@@ -130,8 +132,10 @@ enum ImportJournal {
           status = .dataError
           continue
         }
-        if entry.added == true || entry.original != nil {
-          if let original = entry.original { loaded.file.replace(line: entry.line, with: original) } else { loaded.file.remove(line: entry.line) }
+        if entry.foreign == true {
+          if let original = entry.original { loaded.file.replace(line: entry.line, with: original) }
+          if entry.added == true { loaded.file.remove(line: entry.line) }
+          if let appended = entry.appended { removeAppended(appended, from: &loaded.file) }
           restored.append(entry)
           continue
         }
@@ -147,14 +151,7 @@ enum ImportJournal {
             if next == inserted || next == inserted + "\r" { loaded.file.remove(line: entry.line + 1) }
           }
           wipe(&line)
-          if let appended = entry.appended {
-            // Only when the file still ends with exactly what import added.
-            let added = appended.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-            let count = loaded.file.lines.count
-            if count >= added.count, (0..<added.count).allSatisfy({ loaded.file.text(ofLine: count - added.count + 1 + $0) == added[$0] }) {
-              for _ in added { loaded.file.remove(line: loaded.file.lines.count) }
-            }
-          }
+          if let appended = entry.appended { removeAppended(appended, from: &loaded.file) }
           restored.append(entry)
         } catch {
           Terminal.writeError("mailcred: \(path):\(entry.line): \(error.description); left as it is")
@@ -174,6 +171,15 @@ enum ImportJournal {
       }
     }
     return status
+  }
+
+  /// Takes back text import added at the end of a file, only when the file still ends with exactly it.
+  static func removeAppended(_ appended: String, from file: inout ConfigFile) {
+    let added = appended.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    let count = file.lines.count
+    if count >= added.count, (0..<added.count).allSatisfy({ file.text(ofLine: count - added.count + 1 + $0) == added[$0] }) {
+      for _ in added { file.remove(line: file.lines.count) }
+    }
   }
 
   /// The secret written as the client reads it back to the same bytes.

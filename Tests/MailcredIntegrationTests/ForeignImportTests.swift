@@ -67,4 +67,70 @@ extension RealKeyringTests.ClientConfigTests {
     #expect(undone.status == 0, "\(undone.stderr)")
     #expect(String(decoding: bytes(rc), as: UTF8.self) == original, "--undo did not put the file back byte for byte")
   }
+
+  /// git-credential-libsecret built from the sources Debian's git ships (as scripts/bench does; needs
+  /// libsecret-1-dev, which ensure-packages installs), into the workspace.
+  func buildGitLibsecret(_ ws: ClientWorkspace) throws -> String {
+    let dir = ws.path + "/libsecret-build"
+    try FileManager.default.copyItem(atPath: "/usr/share/doc/git/contrib/credential/libsecret", toPath: dir)
+    let made = try Harness.run("/usr/bin/make", ["-s", "-C", dir], deadline: 120)
+    #expect(made.status == 0, "building git-credential-libsecret: \(made.stderr)")
+    return dir + "/git-credential-libsecret"
+  }
+
+  /// git send-email whose password the real git-credential-libsecret stored (as git does after a send):
+  /// import stores it in mailcred, adds the helper section, git then asks mailcred only, and libsecret's
+  /// item stays.
+  @Test func importTakesGitCredentialLibsecretsItemAndGitAsksMailcredAfterwards() throws {
+    let ws = try ClientWorkspace("import-libsecret")
+    let (user, password) = try clients.mailUser("import-libsecret")
+    let helper = try buildGitLibsecret(ws)
+    let host = "127.0.0.1:\(Harness.submissionPort)"
+    let request = "protocol=smtp\nhost=\(host)\nusername=\(user)\n"
+    defer {
+      _ = try? mailcred(ws, ["remove", user, "--yes"])
+      _ = try? ws.run(helper, ["erase"], stdin: request + "\n")
+    }
+    #expect(try ws.run(helper, ["store"], stdin: request + "password=\(password)\n\n").status == 0)
+    let gitconfig = try ws.write(".gitconfig", """
+      [sendemail]
+      \tsmtpServer = 127.0.0.1
+      \tsmtpServerPort = \(Harness.submissionPort)
+      \tsmtpEncryption = tls
+      \tsmtpUser = \(user)
+      \tsmtpSSLCertPath = \(Harness.caFile)
+      [credential]
+      \thelper = \(helper)
+
+      """)
+    let original = bytes(gitconfig)
+    let doctor = try mailcred(ws, ["doctor", "git"])
+    #expect(doctor.stdout.contains("\(gitconfig):2: info: git's credential helper libsecret keeps this password"), "\(doctor.stdout)")
+    let dry = try mailcred(ws, ["import", "git", "--dry-run"])
+    #expect(dry.stdout.contains("would store \(user) from git-credential-libsecret's item (port=\(Harness.submissionPort) protocol=smtp server=127.0.0.1 user=\(user))"), "\(dry.stdout) \(dry.stderr)")
+    #expect(bytes(gitconfig) == original)
+
+    let imported = try mailcred(ws, ["import", "git", "--timeout", "10"])
+    #expect(imported.status == 0, "import: \(imported.stdout) \(imported.stderr)")
+    #expect(imported.stderr.contains("git-credential-libsecret's item (port=\(Harness.submissionPort) protocol=smtp server=127.0.0.1 user=\(user)) is left in the keyring as it was"))
+    let text = String(decoding: bytes(gitconfig), as: UTF8.self)
+    #expect(text == String(decoding: original, as: UTF8.self) + "[credential \"smtp://\(host)\"]\n\thelper =\n\thelper = mailcred\n", "\(text)")
+    #expect(try ws.mailcred(["get", user]).stdout == password + "\n")
+    // libsecret's item is still there; git now runs mailcred, not libsecret, for this server.
+    #expect(try ws.run(helper, ["get"], stdin: request + "\n").stdout.contains("password=\(password)"))
+    let fill = try ws.run("/usr/bin/env", ["GIT_TRACE=1", "/usr/bin/git", "credential", "fill"], stdin: request + "\n")
+    #expect(fill.stdout.contains("password=\(password)"), "\(fill.stderr)")
+    #expect(fill.stderr.contains("credential-mailcred get"), "\(fill.stderr)")
+    #expect(!fill.stderr.contains("libsecret"), "git still asked libsecret: \(fill.stderr)")
+
+    let marker = Mail.marker("libsecret-import")
+    let sent = try clients.sendEmail(ws, patch: try clients.patch(ws, subject: marker), from: user)
+    #expect(sent.status == 0, "git send-email: \(sent.stdout) \(sent.stderr)")
+    #expect(Mail.delivered(marker) != nil, "the patch never reached the sink")
+    #expect(try mailcred(ws, ["import", "git"]).status == 0)
+    #expect(String(decoding: bytes(gitconfig), as: UTF8.self) == text, "a second import changed .gitconfig")
+    #expect(try mailcred(ws, ["doctor", "git"]).status == 0)
+    #expect(try mailcred(ws, ["import", "--undo", "git"]).status == 0)
+    #expect(bytes(gitconfig) == original, "--undo did not restore .gitconfig byte for byte")
+  }
 }
