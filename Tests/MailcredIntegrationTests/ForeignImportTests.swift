@@ -133,4 +133,34 @@ extension RealKeyringTests.ClientConfigTests {
     #expect(try mailcred(ws, ["import", "--undo", "git"]).status == 0)
     #expect(bytes(gitconfig) == original, "--undo did not restore .gitconfig byte for byte")
   }
+
+  /// The same on KeePassXC (the suite's, on its own bus): an item secret-tool stored there for msmtp.
+  @Test func importTakesMsmtpsOwnItemFromKeePassXC() throws {
+    let ws = try ClientWorkspace("import-kpxc")
+    let (user, password) = try clients.mailUser("import-kpxc")
+    let account = Harness.uniqueName("kp")
+    var kpxc = env(ws)
+    for (key, value) in Harness.keepassxcEnvironment { kpxc[key] = value }
+    func secretTool(_ arguments: [String], stdin: String? = nil) throws -> Harness.Output {
+      try Harness.run("/usr/bin/secret-tool", arguments, stdin: stdin, environment: kpxc, deadline: 20)
+    }
+    let attributes = ["host", "127.0.0.1", "service", "smtp", "user", user]
+    defer {
+      _ = try? Harness.mailcred(["remove", account, "--yes"], environment: kpxc, deadline: 30)
+      _ = try? secretTool(["clear"] + attributes)
+    }
+    #expect(try secretTool(["store", "--label=msmtp on keepassxc"] + attributes, stdin: password).status == 0)
+    let text = "account \(account)\nhost 127.0.0.1\nport \(Harness.submissionPort)\ntls on\ntls_trust_file \(Harness.caFile)\nauth on\nuser \(user)\nfrom \(user)\n"
+    let rc = try ws.write(".msmtprc", text)
+    let imported = try Harness.mailcred(["import", "msmtp", "--timeout", "10"], environment: kpxc, deadline: 60)
+    #expect(imported.status == 0, "import: \(imported.stdout) \(imported.stderr)")
+    #expect(String(decoding: bytes(rc), as: UTF8.self) == text.replacingOccurrences(of: "user \(user)\n", with: "user \(user)\npasswordeval \"mailcred get \(account)\"\n"))
+    #expect(try Harness.mailcred(["get", account], environment: kpxc, deadline: 30).stdout == password + "\n")
+    #expect(try secretTool(["search", "--all"] + attributes).stdout.contains("label = msmtp on keepassxc"), "the KeePassXC item is gone")
+    let marker = Mail.marker("kpxc-foreign")
+    let sent = try Harness.run("/usr/bin/msmtp", ["-a", account, "--", "rcpt@example.test"], stdin: Mail.message(from: user, to: "rcpt@example.test", marker: marker),
+                               environment: kpxc.merging(["PATH": ws.path + "/bin:/usr/bin:/bin"]) { _, new in new }, deadline: 60)
+    #expect(sent.status == 0, "msmtp: \(sent.stderr)")
+    #expect(Mail.delivered(marker) != nil, "the message never reached the sink")
+  }
 }
