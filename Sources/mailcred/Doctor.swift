@@ -101,7 +101,7 @@ extension Mailcred {
           readFiles += 1
           let name = path.split(separator: "/").last.map(String.init) ?? ""
           let entries = name.contains("credentials") ? NetrcFiles.gitCredentialEntries(loaded.file) : NetrcFiles.netrcEntries(loaded.file)
-          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts)
+          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts, importable: !name.contains("credentials"))
         } catch {
           findings.append(Finding(.error, "unreadable", path: path, line: nil, error.reason))
         }

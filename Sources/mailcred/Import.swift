@@ -39,9 +39,15 @@ extension Mailcred {
         if status != .ok { throw ExitCode(status.rawValue) }
         return
       }
-      let sources = try ClientSources.resolve(targets)
-      if sources.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
+      // ~/.netrc and ~/.authinfo are shared with other programs: imported only when named (`netrc` or a path).
+      let shared = targets.filter(NetrcSources.isShared)
+      let clientTargets = targets.filter { !NetrcSources.isShared($0) }
+      let sources = clientTargets.isEmpty && !shared.isEmpty ? [] : try ClientSources.resolve(clientTargets)
+      if sources.isEmpty && shared.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
       var tally = Tally()
+      if !shared.isEmpty {
+        for path in NetrcSources.paths(targets: shared) { await importNetrc(path, store: store, tally: &tally) }
+      }
       for source in sources { await importFile(source, store: store, tally: &tally) }
       // Then what other programs keep in the keyring for these files (read again: the first pass may have
       // rewritten them).

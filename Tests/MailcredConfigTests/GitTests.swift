@@ -149,6 +149,31 @@ import Testing
     #expect(!findings.contains { $0.text.contains("p w") || $0.text.contains("secret") && !$0.text.contains("plaintext secret") })
   }
 
+  @Test func importCutsOnlyThePasswordPairAndKnowsTheEndpointFromThePort() throws {
+    let file = try Fixture.literal("""
+      machine smtp.gmail.com login me@gmail.com password "p w"
+      machine mail.example.org
+        login me
+        password secret
+      machine imap.example.net login x password y
+      machine smtp.example.com login a port 465 password z # kept
+      machine smtp.nologin.example.com password n
+
+      """)
+    let secrets = NetrcFiles.netrcSecrets(file)
+    #expect(secrets.map { NetrcFiles.lineWithoutPassword($0, in: file) } == [
+      "machine smtp.gmail.com login me@gmail.com", "", "machine imap.example.net login x", "machine smtp.example.com login a port 465 # kept",
+      "machine smtp.nologin.example.com",
+    ])
+    #expect(secrets.map { $0.plaintext.secret(in: file).bytes } == ["p w", "secret", "y", "z", "n"].map { Array($0.utf8) })
+    #expect(secrets.map { NetrcFiles.account(for: $0).flatMap(ImportPlan.endpoint(of:)).map { "\($0.proto) \($0.hostAndPort) \($0.security)" } ?? "-" } == [
+      "smtp smtp.gmail.com:587 starttls", "smtp mail.example.org:587 starttls", "imap imap.example.net:993 tls", "smtp smtp.example.com:465 tls", "-",
+    ])
+    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: nil, importable: true)
+    #expect(findings.first?.message.hasSuffix("`mailcred import .netrc` stores it (checked live) and removes only its `password` pair; machine and login stay") == true)
+    #expect(findings.last?.message.contains("mailcred add NAME") == true, "no login: only by hand")
+  }
+
   @Test func gitCredentialsLinesForMailServersOnly() throws {
     let file = try Fixture.literal("https://me:tok@github.com\nsmtp://me%40x.org:pw@127.0.0.1%3a587\nhttps://me:pw@smtp.office365.com\n")
     #expect(NetrcFiles.gitCredentialEntries(file).map(\.line) == [2, 3])
