@@ -53,9 +53,17 @@ public enum Reach {
       return [Finding(.info, "live-check", client: account.client, account: account.name, path: account.path, line: account.line,
                       "\(endpoint.hostAndPort): \(name) authenticated from here (\(Int((check.latency * 1000).rounded())) ms)")]
     }
-    if case .alternativeAnswers = check.conclusion, let blocked = check.probes.first(where: { $0.port != endpoint.port }) {
+    // The configured port could not be reached and the check's own probe asked the other one: the same
+    // findings as the probes give (which port to use, or that both are filtered).
+    let pairSettled: Bool
+    switch check.conclusion {
+    case .alternativeAnswers, .bothBlocked: pairSettled = true
+    default: pairSettled = false
+    }
+    if pairSettled, let blocked = check.probes.first(where: { $0.port != endpoint.port }) {
       let first = PortProbe(port: endpoint.port, method: .clearGreeting, answer: check.verdict == .refused ? .refused : .timeout,
-                            detail: check.verdict == .refused ? "connection refused" : "no connection in time", seconds: check.latency)
+                            detail: check.verdict == .refused ? "connection refused" : "no connection in time",
+                            seconds: max(0, check.latency - blocked.seconds))  // the check's own connect, before its probe
       return findings(for: account, probes: [first, blocked], file: file)
     }
     return [Finding(.error, "live-check", client: account.client, account: account.name, path: account.path, line: account.line,

@@ -72,5 +72,7 @@ import Testing
     // A live check whose port was blocked and whose alternative answered: the same finding as the probes'.
     let blocked = CheckResult(endpoint: endpoint, verdict: .timeout, detail: "no connection", latency: 7.5, probes: [probe(465, .implicitTLS)])
     #expect(Reach.findings(for: work, check: blocked, storedAs: "work", hint: "", file: file).map(\.code) == ["port-blocked"])
+    let filtered = CheckResult(endpoint: endpoint, verdict: .timeout, detail: "no connection", latency: 4, probes: [probe(465, .timeout, seconds: 2)])
+    #expect(Reach.findings(for: work, check: filtered, storedAs: "work", hint: "", file: file).map(\.code) == ["ports-blocked"])
   }
 }
