@@ -65,7 +65,8 @@ public enum NetrcFiles {
           current?.port = Int(next) ?? (["smtp": 25, "submission": 587, "smtps": 465, "imap": 143, "imaps": 993][next])
           i += 2
         case "password", "passwd":
-          if current != nil, i + 1 < tokens.count {
+          // An unterminated quote: what the secret is would be a guess; doctor still reports the entry.
+          if current != nil, i + 1 < tokens.count, !tokens[i + 1].unterminated {
             current?.line = index + 1
             var start = tokens[i].range.lowerBound
             while start > 0, MsmtpSyntax.isBlank(line.bytes[start - 1]) { start -= 1 }

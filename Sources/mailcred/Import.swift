@@ -11,7 +11,11 @@ extension Mailcred {
         client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
         is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
         NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"` / `source-cred-cmd = mailcred get NAME`: the file is replaced atomically with its mode kept, every other \
-        byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
+        byte unchanged. A second run finds nothing to do. `--undo` puts the lines back. Secrets other programs \
+        keep in the Secret Service are taken too, and their items left in place: msmtp's own lookup (host, \
+        service=smtp, user), a password command that is exactly `secret-tool lookup ATTR VALUE...` (never run), \
+        git's libsecret helper. ~/.netrc and ~/.authinfo, when named: each mail server's password is stored, \
+        then only its `password VALUE` pair is removed.
         """)
 
     @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))

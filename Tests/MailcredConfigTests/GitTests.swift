@@ -169,6 +169,8 @@ import Testing
     #expect(secrets.map { NetrcFiles.account(for: $0).flatMap(ImportPlan.endpoint(of:)).map { "\($0.proto) \($0.hostAndPort) \($0.security)" } ?? "-" } == [
       "smtp smtp.gmail.com:587 starttls", "smtp mail.example.org:587 starttls", "imap imap.example.net:993 tls", "smtp smtp.example.com:465 tls", "-",
     ])
+    let unterminated = try Fixture.literal("machine smtp.example.com login a password \"open\n")
+    #expect(NetrcFiles.netrcSecrets(unterminated).isEmpty, "an unterminated quote is not guessed at")
     let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: nil, importable: true)
     #expect(findings.first?.message.hasSuffix("`mailcred import .netrc` stores it (checked live) and removes only its `password` pair; machine and login stay") == true)
     #expect(findings.last?.message.contains("mailcred add NAME") == true, "no login: only by hand")
