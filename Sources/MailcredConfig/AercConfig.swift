@@ -2,7 +2,7 @@ import MailcredCore
 
 /// The accounts of aerc's accounts.conf: `[NAME]` sections with `source` (IMAP) and `outgoing` (SMTP)
 /// URLs, whose scheme says the security (`imaps`, `imap` = STARTTLS, `imap+insecure`) and optionally the
-/// mechanism (`smtps+plain`, `imaps+xoauth2`) — for SMTP STARTTLS also needs `smtp-starttls = true` in
+/// mechanism (`smtps+plain`, `imaps+xoauth2`) — for SMTP STARTTLS also needs `smtp-starttls = yes` in
 /// aerc 0.14 — a password possibly inside the URL, and
 /// `source-cred-cmd` / `outgoing-cred-cmd`. Values are the rest of the line after `=`, blanks trimmed;
 /// lines starting with `#` or `;` are comments.
@@ -57,13 +57,17 @@ public struct AercConfig: Sendable {
     let parts = url.scheme.split(separator: "+").map(String.init)
     let base = proto == .smtp ? "smtp" : "imap"
     guard parts.first == base || parts.first == base + "s" else { return nil }
-    // aerc 0.14 (Debian's): `imap://` is STARTTLS, but `smtp://` is clear text unless `smtp-starttls = true`
-    // (later aerc made smtp:// STARTTLS too, and still accepts the option).
-    let starttlsOption = values["smtp-starttls"].map { ["true", "yes", "on"].contains($0.text.lowercased()) } ?? false
+    // aerc 0.14 (Debian's): `imap://` is STARTTLS, but `smtp://` is clear text unless `smtp-starttls = yes`.
+    // Only the exact word `yes` counts, although its own aerc-smtp(5) says `true`: measured with 0.14.0 against
+    // Dovecot, `true` leaves STARTTLS unset, and aerc drops the connection after EHLO ("STARTTLS is supported
+    // by this server, but not set") without showing why. Later aerc made smtp:// STARTTLS and dropped the option.
+    let option = values["smtp-starttls"]
+    let starttlsOption = option?.text == "yes"
     let security: TransportSecurity = parts[0].hasSuffix("s") ? .tls : parts.contains("insecure") ? .plain
       : (proto == .smtp && !starttlsOption) ? .plain : .starttls
     var account = ClientAccount(client: .aerc, name: name, path: file.path, line: value.line, proto: proto, security: security)
     account.urlKey = key
+    if proto == .smtp, security == .plain, !parts.contains("insecure"), let option { account.ignoredOption = Setting(option.text, path: file.path, line: option.line) }
     account.host = Setting(url.host, path: file.path, line: value.line)
     account.port = url.port.map { Setting($0, path: file.path, line: value.line) }
     account.defaultPort = proto == .smtp ? (security == .tls ? 465 : 587) : (security == .tls ? 993 : 143)

@@ -103,6 +103,8 @@ public struct ClientAccount: Sendable, Equatable {
   public var urlKey: String?
   /// neomutt `ssl_force_tls = no` with STARTTLS: a server that hides STARTTLS gets the password in clear.
   public var tlsOptional: Setting<String>?
+  /// aerc 0.14 `smtp-starttls` with a value other than `yes` (which it treats as unset).
+  public var ignoredOption: Setting<String>?
   /// The last line of the account's own section: a setting outside `line...sectionEnd` was inherited.
   public var sectionEnd: Int = 0
 

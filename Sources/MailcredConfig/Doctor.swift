@@ -86,12 +86,18 @@ public enum Doctor {
       var place = account.placement(of: account.securityLine?.line)
       var fix = syntax.securityLine(wanted, port: port, turningOn: true)
       if account.client == .aerc, account.proto == .smtp, wanted == .starttls, !(account.authMethod?.value == "insecure") {
-        // aerc 0.14's smtp:// is clear text unless told to STARTTLS.
-        fix = "smtp-starttls = true"
+        // aerc 0.14's smtp:// is clear text unless told to STARTTLS (with the one word it reads).
+        fix = "smtp-starttls = yes"
         place.action = .insertAfter
       }
-      add(loopback ? .warning : .error, "tls-off", place.line,
-          "TLS is off: the password and mail cross the network in clear", fix: fix, action: place.action)
+      if let ignored = account.ignoredOption {
+        add(.error, "aerc-starttls-value", ignored.line,
+            "aerc 0.14 reads only `smtp-starttls = yes`; `\(ignored.value)` counts as unset: aerc then refuses a server that offers STARTTLS and sending stops after EHLO without a message",
+            fix: "smtp-starttls = yes", action: .replace)
+      } else {
+        add(loopback ? .warning : .error, "tls-off", place.line,
+            "TLS is off: the password and mail cross the network in clear", fix: fix, action: place.action)
+      }
     }
     if let off = account.certificateCheckOff {
       let place = account.placement(of: off.line)
@@ -127,6 +133,18 @@ public enum Doctor {
           "\(provider.name) refuses passwords and app passwords for SMTP/IMAP since 16 Sept 2024: OAuth2 is needed "
             + "(`mailcred authorize \(mailcredAccountName(for: account.name)) --provider \(provider.id)`)",
           fix: syntax.oauthLine, action: place.action)
+    }
+
+    // A `secret-tool lookup` command: another program's keyring item, which `import` copies into mailcred.
+    if let foreign = ForeignSecrets.source(of: account), foreign.kind == .secretTool, let line = foreign.line {
+      add(.info, "foreign-keyring-item", line,
+          "the password comes from `secret-tool lookup` (another program's keyring item): `mailcred import \(account.path)` stores it as a checked mailcred credential, leaves the item in place",
+          fix: ForeignSecrets.commandLine(for: account, name: mailcredAccountName(for: account.name), file: file, at: line).trimmingCharacters(in: [" ", "\t"]))
+    }
+
+    if let foreign = ForeignSecrets.source(of: account), foreign.kind == .gitLibsecret {
+      add(.info, "foreign-keyring-item", account.line,
+          "git's credential helper libsecret keeps this password: `mailcred import git` stores it as a checked mailcred credential, leaves libsecret's item in place, and adds a [credential \"smtp://\(account.host?.value ?? "HOST"):\(account.effectivePort)\"] section naming mailcred")
     }
 
     // Where the secret is.

@@ -68,7 +68,7 @@ public enum SetupBlock {
       return ([
         "[\(c.account)]", "source = \(source)://\(user)@\(imap.hostAndPort)", "source-cred-cmd = \(get)",
         "outgoing = \(outgoing)://\(user)@\(smtp.hostAndPort)", "outgoing-cred-cmd = \(get)",
-      ] + (smtp.security == .starttls ? ["smtp-starttls = true"] : []) + ["from = \(c.user)", "default = INBOX"]).joined(separator: "\n") + "\n"
+      ] + (smtp.security == .starttls ? ["smtp-starttls = yes"] : []) + ["from = \(c.user)", "default = INBOX"]).joined(separator: "\n") + "\n"
     case .git:
       guard let smtp = c.smtp else { throw .needs(.smtp, c.account) }
       var lines = [

@@ -7,6 +7,8 @@ public final class InMemoryKeyring: Keyring {
     var item: KeyringItem
     var label: String
     var secret: [UInt8]
+    /// Stored by `storeForeign`: another program's item, seen only by `searchForeign`.
+    var foreign = false
   }
 
   private let state = Mutex<(items: [Stored], next: Int, locked: Bool)>(([], 1, false))
@@ -26,7 +28,7 @@ public final class InMemoryKeyring: Keyring {
   public func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
     try SchemaAttribute.validate(query)
     let found: [KeyringItem]? = state.withLock { s in
-      let hits = s.items.filter { matches($0.item.attributes, query) }.map {
+      let hits = s.items.filter { !$0.foreign && matches($0.item.attributes, query) }.map {
         var item = $0.item
         item.locked = s.locked
         return item
@@ -41,7 +43,7 @@ public final class InMemoryKeyring: Keyring {
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
     try SchemaAttribute.validate(query)
     let result: (found: [UInt8]?, locked: Bool) = state.withLock { s in
-      (s.locked ? nil : s.items.first { matches($0.item.attributes, query) }?.secret, s.locked)
+      (s.locked ? nil : s.items.first { !$0.foreign && matches($0.item.attributes, query) }?.secret, s.locked)
     }
     if result.locked { throw .locked }
     return result.found.map { SecretBytes(taking: $0) }
@@ -95,6 +97,26 @@ public final class InMemoryKeyring: Keyring {
       return nil
     }
     if let failure { throw failure }
+  }
+
+  /// An item as another program (secret-tool, git-credential-libsecret) would store it: any attributes.
+  @discardableResult
+  public func storeForeign(attributes: [String: String], label: String, secret: SecretBytes) -> KeyringItem {
+    let bytes = secret.withUnsafeBytes { Array($0) }
+    return state.withLock { s in
+      let item = KeyringItem(id: "mem/\(s.next)", attributes: attributes, locked: false)
+      s.items.append(Stored(item: item, label: label, secret: bytes, foreign: true))
+      s.next += 1
+      return item
+    }
+  }
+
+  public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
+    let found: [KeyringItem]? = state.withLock { s in
+      s.locked ? nil : s.items.filter { $0.foreign && matches($0.item.attributes, query) }.map(\.item)
+    }
+    guard let found else { throw .locked }
+    return found
   }
 }
 

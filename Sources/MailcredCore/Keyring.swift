@@ -100,6 +100,10 @@ public protocol Keyring: Sendable {
   func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem
   /// Deletes one item.
   func delete(_ item: KeyringItem) throws(KeyringError)
+  /// Items other programs stored, of any schema but mailcred's (msmtp's `secret-tool store host H service
+  /// smtp user U`, git-credential-libsecret's), whose attributes include every pair of `query`, with all
+  /// their attributes. For `import` only: mailcred reads their secrets and never writes or deletes them.
+  func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem]
 }
 
 /// Attribute names mailcred's schema declares; a Secret Service may add its own, which mailcred ignores; every write is

@@ -18,6 +18,10 @@ public final class SerializedKeyring: Keyring {
     try serialized { () throws(KeyringError) in try base.search(query) }
   }
 
+  public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
+    try serialized { () throws(KeyringError) in try base.searchForeign(query) }
+  }
+
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
     try serialized { () throws(KeyringError) in try base.lookup(query) }
   }

@@ -74,6 +74,31 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
     }
   }
 
+  public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
+    guard !query.contains(where: { $0.key.utf8.contains(0) || $0.value.utf8.contains(0) }) else {
+      throw .invalidAttribute("NUL in a search attribute")
+    }
+    let bus = try self.bus()
+    var found = try bus.searchItems(query)
+    if found.unlocked.isEmpty && found.locked.isEmpty {
+      let locked = try lockedCollections(bus)
+      if !locked.isEmpty {
+        try unlock(locked, bus)
+        found = try bus.searchItems(query)
+      }
+    } else if !found.locked.isEmpty {
+      try unlock(found.locked, bus)
+      found = try bus.searchItems(query)
+    }
+    let attributes = try bus.attributes(of: found.unlocked + found.locked)
+    let locked = Set(found.locked)
+    return (found.unlocked + found.locked).compactMap { path in
+      // mailcred's own items carry msmtp's host/service/user too: they are not another program's.
+      guard let values = attributes[path], values[Self.schemaAttribute] != SchemaAttribute.schemaName else { return nil }
+      return KeyringItem(id: path, attributes: values, locked: locked.contains(path))
+    }
+  }
+
   public func secret(of item: KeyringItem) throws(KeyringError) -> SecretBytes {
     let bus = try self.bus()
     if item.locked { try unlock([item.id], bus) }

@@ -149,6 +149,9 @@ public struct OpenBaoKeyring: Keyring {
   /// Deletes the item with every version (metadata DELETE): what mailcred removes is gone, as on the
   /// Secret Service. Old secrets stay recoverable the mailcred way (a rotation keeps the old item until
   /// the new one is verified; git's erase marks an item `erased`).
+  /// Nothing but mailcred writes under its prefix: no other tool's items to import.
+  public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] { [] }
+
   public func delete(_ item: KeyringItem) throws(KeyringError) {
     _ = try api.call("DELETE", metadataPath(item.id), what: "delete \(item.id)")
   }

@@ -111,6 +111,7 @@ public struct MisconfiguredKeyring: Keyring {
   public func create(attributes: [String: String], label: String, secret: SecretBytes) throws(KeyringError) -> KeyringItem { throw error }
   public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem { throw error }
   public func delete(_ item: KeyringItem) throws(KeyringError) { throw error }
+  public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] { throw error }
 }
 
 extension String {

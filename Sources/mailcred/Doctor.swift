@@ -6,7 +6,7 @@ import MailcredConfig
 import MailcredCore
 
 extension Mailcred {
-  struct Doctor: ParsableCommand {
+  struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Check msmtp, mbsync, neomutt, aerc and git send-email configurations against the provider presets and the stored credentials.",
       discussion: """
@@ -15,7 +15,11 @@ extension Mailcred {
         $XDG_CONFIG_HOME/aerc/accounts.conf, ~/.netrc, ~/.authinfo, ~/.git-credentials, and git's \
         sendemail.* settings through `git config` (or \
         the clients or files named) and reports each problem as FILE:LINE, its severity, and the exact line to \
-        write instead. Never prints a secret. Exit status: 0 when no error-level finding, 78 when there is one.
+        write instead. Never prints a secret. With --check, each account's server is also tried from here: with \
+        the stored credential its `mailcred get NAME` names, a real check (AUTH); without one, only a connection \
+        and a TLS handshake or greeting, on the configured port and its standard alternative (587/465, \
+        993/143), to tell a blocked port from a wrong one. Exit status: 0 when no error-level finding, 78 when \
+        there is one.
         """)
 
     @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, netrc, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
@@ -24,7 +28,12 @@ extension Mailcred {
     @Flag(help: "Write the findings as JSON (documented in mailcred(1)).")
     var json = false
 
-    func run() throws {
+    @Flag(help: "Also try each account's server from here (see above); --timeout bounds each try.")
+    var check = false
+
+    @OptionGroup var live: LiveCheckOptions
+
+    func run() async throws {
       // netrc, authinfo and git-credentials files are not a client's: judged apart (no accounts, no fix lines).
       let clientTargets = targets.filter { !NetrcSources.isShared($0) }
       let sources = targets.isEmpty || !clientTargets.isEmpty ? try ClientSources.resolve(clientTargets) : []
@@ -44,6 +53,7 @@ extension Mailcred {
       context.storeReadable = storeReadable
       var accounts: [ClientAccount] = []
       var readFiles = 0
+      var loadedFiles: [String: ConfigFile] = [:]
       for source in sources {
         if source.client == .git {
           let git = GitSendemail.read()
@@ -51,6 +61,7 @@ extension Mailcred {
           for file in git.files.values { gitContext.files[file.path] = file.facts }
           let result = MailcredConfig.Doctor.check(accounts: git.accounts, files: git.files.mapValues(\.file), context: gitContext)
           readFiles += git.files.count
+          for (path, file) in git.files { loadedFiles[path] = file.file }
           accounts += result.accounts
           findings += result.findings
           continue
@@ -58,6 +69,7 @@ extension Mailcred {
         do {
           let loaded = try ClientFiles.load(source.path)
           readFiles += 1
+          loadedFiles[source.path] = loaded.file
           var fileContext = context
           fileContext.files[source.path] = loaded.facts
           // neomutt's `source`: each sourced file is read once and judged with its own mode and place.
@@ -69,7 +81,10 @@ extension Mailcred {
             return file.file
           }
           _ = ClientConfig.read(loaded.file, client: source.client, loader: load)
-          for file in sourced.values { fileContext.files[file.path] = file.facts }
+          for file in sourced.values {
+            fileContext.files[file.path] = file.facts
+            loadedFiles[file.path] = file.file
+          }
           let result = MailcredConfig.Doctor.check(loaded.file, client: source.client, context: fileContext, loader: load)
           accounts += result.accounts
           findings += result.findings
@@ -86,10 +101,13 @@ extension Mailcred {
           readFiles += 1
           let name = path.split(separator: "/").last.map(String.init) ?? ""
           let entries = name.contains("credentials") ? NetrcFiles.gitCredentialEntries(loaded.file) : NetrcFiles.netrcEntries(loaded.file)
-          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts)
+          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts, importable: !name.contains("credentials"))
         } catch {
           findings.append(Finding(.error, "unreadable", path: path, line: nil, error.reason))
         }
+      }
+      if check {
+        findings += await DoctorCheck.findings(accounts: accounts, store: store, credentials: credentials, live: live, files: loadedFiles)
       }
       // Said only when it matters: some account asks mailcred for its secret.
       if !storeReadable, accounts.contains(where: { $0.mailcredAccount != nil || $0.usesMailcredHelper }) {

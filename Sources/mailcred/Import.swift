@@ -11,7 +11,11 @@ extension Mailcred {
         client's account, verified with a live AUTH first unless --no-check (a rejected one stays where it \
         is), read back from the keyring, and only then is the line replaced by `passwordeval "mailcred get \
         NAME"` / `PassCmd "mailcred get NAME"` / `set smtp_pass = "`mailcred get NAME`"` / `source-cred-cmd = mailcred get NAME`: the file is replaced atomically with its mode kept, every other \
-        byte unchanged. A second run finds nothing to do. `--undo` puts the lines back.
+        byte unchanged. A second run finds nothing to do. `--undo` puts the lines back. Secrets other programs \
+        keep in the Secret Service are taken too, and their items left in place: msmtp's own lookup (host, \
+        service=smtp, user), a password command that is exactly `secret-tool lookup ATTR VALUE...` (never run), \
+        git's libsecret helper. ~/.netrc and ~/.authinfo, when named: each mail server's password is stored, \
+        then only its `password VALUE` pair is removed.
         """)
 
     @Argument(help: ArgumentHelp("msmtp, mbsync, neomutt, aerc, git, or configuration files (default: every client's usual files).", valueName: "CLIENT|FILE"))
@@ -39,10 +43,20 @@ extension Mailcred {
         if status != .ok { throw ExitCode(status.rawValue) }
         return
       }
-      let sources = try ClientSources.resolve(targets)
-      if sources.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
+      // ~/.netrc and ~/.authinfo are shared with other programs: imported only when named (`netrc` or a path).
+      let shared = targets.filter(NetrcSources.isShared)
+      let clientTargets = targets.filter { !NetrcSources.isShared($0) }
+      let sources = clientTargets.isEmpty && !shared.isEmpty ? [] : try ClientSources.resolve(clientTargets)
+      if sources.isEmpty && shared.isEmpty { note("no msmtp, mbsync, neomutt, aerc or git configuration found (name a file to import)") }
       var tally = Tally()
+      if !shared.isEmpty {
+        for path in NetrcSources.paths(targets: shared) { await importNetrc(path, store: store, tally: &tally) }
+      }
       for source in sources { await importFile(source, store: store, tally: &tally) }
+      // Then what other programs keep in the keyring for these files (read again: the first pass may have
+      // rewritten them).
+      for source in sources { await importForeign(source, store: store, tally: &tally) }
+      if sources.contains(where: { $0.client == .git }) { await importForeignGit(store: store, tally: &tally) }
       note(tally.summary(dryRun: dryRun))
       if tally.worst != .ok { throw ExitCode(tally.worst.rawValue) }
     }
@@ -158,71 +172,6 @@ extension Mailcred {
         if let inserted = item.insertedLine { Terminal.writeOut("\(path):\(item.plaintext.line + 1): \(inserted)\n") }
         if let appended = item.appendedText { Terminal.writeOut("\(path): added \(appended.split(separator: "\n").joined(separator: " "))\n") }
       }
-    }
-
-    /// Stores one secret (or finds it stored already) and reads it back; true when the line may go.
-    private func move(_ item: ImportItem, file: ConfigFile, store: CredentialStore, tally: inout Tally) async -> Bool {
-      let location = "\(item.plaintext.path):\(item.plaintext.line)"
-      func skip(_ why: String, _ status: ExitStatus = .dataError) -> Bool {
-        Terminal.writeError("mailcred: \(location): \(why); left as it was")
-        tally.skipped += 1
-        tally.failed(with: status)
-        return false
-      }
-      guard let user = item.account.user?.value, !user.isEmpty else { return skip("account '\(item.account.name)' has no user") }
-      guard let endpoint = ImportPlan.endpoint(of: item.account) else { return skip("account '\(item.account.name)' has no host (or uses a Tunnel)") }
-      let secret = item.plaintext.secret(in: file)
-      defer { secret.wipe() }
-      if secret.isEmpty { return skip("the \(item.plaintext.keyword) is empty") }
-      if !secret.isValidUTF8 || secret.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7f }) {
-        return skip("the \(item.plaintext.keyword) holds control characters or is not UTF-8")
-      }
-      let provider = ImportPlan.provider(of: item.account)
-      var credential = Credential(
-        account: item.name, kind: provider?.defaultKind == .appPassword ? .appPassword : .password, user: user,
-        smtp: endpoint.proto == .smtp ? endpoint : nil, imap: endpoint.proto == .imap ? endpoint : nil,
-        provider: provider?.id, created: now())
-      do {
-        let existing = try store.entries(account: item.name).filter { $0.credential.state == .current }
-        if let entry = existing.first {
-          // Already stored (a second client of the same account, or an import interrupted before the
-          // rewrite): only the very same user and secret may be reused.
-          let stored = try store.secret(of: entry)
-          defer { stored.wipe() }
-          guard entry.credential.user == user, stored == secret else {
-            return skip("mailcred account '\(item.name)' exists with another user or secret (rename the client account or `mailcred remove \(item.name)`)")
-          }
-          var merged = entry.credential
-          if endpoint.proto == .smtp, merged.smtp == nil { merged.smtp = endpoint }
-          if endpoint.proto == .imap, merged.imap == nil { merged.imap = endpoint }
-          if merged != entry.credential { try store.update(entry, to: merged) }
-          note("\(location): already stored as \(item.name)")
-          tally.reused += 1
-          return true
-        }
-        if !noCheck {
-          var options = live
-          if options.caFile == nil { options.caFile = item.account.caFile }
-          let verification = await options.checks(store).verify(credential, secret: secret)
-          do { try report(verification, account: item.name, provider: provider, rejected: "the server rejected this secret") } catch {
-            note("\(location): the server rejected this secret: not imported, left as it was")
-            tally.refused += 1
-            tally.failed(with: error.exitStatus)
-            return false
-          }
-          credential = verification.recorded(on: credential, at: now())
-        }
-        try store.add(credential, secret: secret, replace: false)
-        // Only a secret that reads back identical may leave the file.
-        let readBack = try store.secret(account: item.name)
-        defer { readBack.wipe() }
-        guard readBack == secret else { return skip("the keyring returned a different secret for \(item.name)", .keyringUnavailable) }
-      } catch {
-        return skip("\(error.description)", error.exitStatus)
-      }
-      note("\(location): stored as \(item.name) (\(user) on \(endpoint.hostAndPort))")
-      tally.stored += 1
-      return true
     }
   }
 }

@@ -30,6 +30,12 @@ enum ImportJournal {
     var encoding: String? = nil
     /// Text import added at the end of the file (git's credential helper section), removed again.
     var appended: String? = nil
+    /// The line as it was, when it held no secret (a `secret-tool lookup` command): put back as it is.
+    var original: String? = nil
+    /// The line `written` was added by import (a `passwordeval` for msmtp's own keyring item): removed.
+    var added: Bool? = nil
+    /// Taken from another program's keyring item: nothing secret to put back, only lines to restore.
+    var foreign: Bool? = nil
   }
 
   static var path: String {
@@ -84,6 +90,16 @@ enum ImportJournal {
     try write(entries)
   }
 
+  /// Notes lines import changed that held no secret (taken from another program's keyring item).
+  static func record(_ entries: [Entry]) throws(ConfigError) {
+    var all = read()
+    for entry in entries {
+      all.removeAll { $0.path == entry.path && $0.line == entry.line }
+      all.append(entry)
+    }
+    try write(all)
+  }
+
   /// Puts back every journalled line of the named files (all when none): the secret comes from the keyring.
   static func undo(targets: [String], store: CredentialStore) -> ExitStatus {
     var entries = read()
@@ -108,11 +124,19 @@ enum ImportJournal {
       }
       defer { loaded.file.wipe() }
       var restored: [Entry] = []
-      for entry in chosen where entry.path == path {
+      // Bottom up: removing an added line does not move the lines still to be put back.
+      for entry in chosen.filter({ $0.path == path }).sorted(by: { $0.line > $1.line }) {
         let current = loaded.file.text(ofLine: min(entry.line, max(loaded.file.lines.count, 1)))
         guard entry.line <= loaded.file.lines.count, current == entry.written || current == entry.written + "\r" else {
           Terminal.writeError("mailcred: \(path):\(entry.line): no longer the line import wrote; left as it is")
           status = .dataError
+          continue
+        }
+        if entry.foreign == true {
+          if let original = entry.original { loaded.file.replace(line: entry.line, with: original) }
+          if entry.added == true { loaded.file.remove(line: entry.line) }
+          if let appended = entry.appended { removeAppended(appended, from: &loaded.file) }
+          restored.append(entry)
           continue
         }
         do {
@@ -127,14 +151,7 @@ enum ImportJournal {
             if next == inserted || next == inserted + "\r" { loaded.file.remove(line: entry.line + 1) }
           }
           wipe(&line)
-          if let appended = entry.appended {
-            // Only when the file still ends with exactly what import added.
-            let added = appended.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-            let count = loaded.file.lines.count
-            if count >= added.count, (0..<added.count).allSatisfy({ loaded.file.text(ofLine: count - added.count + 1 + $0) == added[$0] }) {
-              for _ in added { loaded.file.remove(line: loaded.file.lines.count) }
-            }
-          }
+          if let appended = entry.appended { removeAppended(appended, from: &loaded.file) }
           restored.append(entry)
         } catch {
           Terminal.writeError("mailcred: \(path):\(entry.line): \(error.description); left as it is")
@@ -154,6 +171,15 @@ enum ImportJournal {
       }
     }
     return status
+  }
+
+  /// Takes back text import added at the end of a file, only when the file still ends with exactly it.
+  static func removeAppended(_ appended: String, from file: inout ConfigFile) {
+    let added = appended.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    let count = file.lines.count
+    if count >= added.count, (0..<added.count).allSatisfy({ file.text(ofLine: count - added.count + 1 + $0) == added[$0] }) {
+      for _ in added { file.remove(line: file.lines.count) }
+    }
   }
 
   /// The secret written as the client reads it back to the same bytes.

@@ -79,11 +79,15 @@ import Testing
     let file = try Fixture.file("accounts.conf")
     let accounts = AercConfig(file).accounts
     #expect(accounts.map { "\($0.name) \($0.proto) \($0.security) \($0.effectivePort)" } == [
-      // aerc 0.14: smtp:// is clear text without `smtp-starttls = true`.
-      "Personal imap tls 143", "Personal smtp tls 465", "Work imap plain 143", "Work smtp plain 587",
+      // aerc 0.14: smtp:// is clear text without `smtp-starttls = yes` (`true` is not read as yes).
+      "Personal imap tls 143", "Personal smtp tls 465", "Work imap plain 143", "Work smtp plain 587", "Old smtp plain 587",
     ])
-    let starttls = AercConfig(try Fixture.literal("[a]\noutgoing = smtp://u@h:587\nsmtp-starttls = true\n")).accounts
+    let starttls = AercConfig(try Fixture.literal("[a]\noutgoing = smtp://u@h:587\nsmtp-starttls = yes\n")).accounts
     #expect(starttls.map(\.security) == [.starttls])
+    #expect(starttls[0].ignoredOption == nil)
+    let spelledTrue = AercConfig(try Fixture.literal("[a]\noutgoing = smtp://u@h:587\nsmtp-starttls = true\n")).accounts
+    #expect(spelledTrue.map(\.security) == [.plain])
+    #expect(spelledTrue[0].ignoredOption == Setting("true", path: "rc", line: 3))
     #expect(secretText(accounts[0], file) == "app pw")
     #expect(accounts[0].user?.value == "me@fastmail.com")
     #expect(accounts[1].authMethod?.value == "plain")
@@ -101,10 +105,13 @@ import Testing
       "4 plaintext-secret outgoing      = smtps+plain://me%40fastmail.com@smtp.fastmail.com:465",
       "9 tls-off source = imap://me@imap.example.com:143",
       "10 missing-credential -",
-      "11 tls-off smtp-starttls = true",
+      "11 tls-off smtp-starttls = yes",
       "11 auth-method outgoing = smtp+xoauth2://me%40outlook.com@smtp-mail.outlook.com:587",
       "12 missing-credential -",
+      "16 missing-credential -",
+      "17 aerc-starttls-value smtp-starttls = yes",
     ])
+    #expect(findings.last?.message.contains("aerc 0.14 reads only `smtp-starttls = yes`; `true` counts as unset") == true)
     let items = ImportPlan.items(in: file, client: .aerc)
     #expect(items.map(\.name) == ["Personal", "Personal"])
     let text = String(decoding: ImportPlan.rewrite(file, items: items).bytes, as: UTF8.self)
@@ -140,6 +147,33 @@ import Testing
     let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: .init(mode: 0o644, inGitWorkTree: false))
     #expect(findings.map(\.code) == ["plaintext-secret", "plaintext-secret", "plaintext-secret", "file-mode"])
     #expect(!findings.contains { $0.text.contains("p w") || $0.text.contains("secret") && !$0.text.contains("plaintext secret") })
+  }
+
+  @Test func importCutsOnlyThePasswordPairAndKnowsTheEndpointFromThePort() throws {
+    let file = try Fixture.literal("""
+      machine smtp.gmail.com login me@gmail.com password "p w"
+      machine mail.example.org
+        login me
+        password secret
+      machine imap.example.net login x password y
+      machine smtp.example.com login a port 465 password z # kept
+      machine smtp.nologin.example.com password n
+
+      """)
+    let secrets = NetrcFiles.netrcSecrets(file)
+    #expect(secrets.map { NetrcFiles.lineWithoutPassword($0, in: file) } == [
+      "machine smtp.gmail.com login me@gmail.com", "", "machine imap.example.net login x", "machine smtp.example.com login a port 465 # kept",
+      "machine smtp.nologin.example.com",
+    ])
+    #expect(secrets.map { $0.plaintext.secret(in: file).bytes } == ["p w", "secret", "y", "z", "n"].map { Array($0.utf8) })
+    #expect(secrets.map { NetrcFiles.account(for: $0).flatMap(ImportPlan.endpoint(of:)).map { "\($0.proto) \($0.hostAndPort) \($0.security)" } ?? "-" } == [
+      "smtp smtp.gmail.com:587 starttls", "smtp mail.example.org:587 starttls", "imap imap.example.net:993 tls", "smtp smtp.example.com:465 tls", "-",
+    ])
+    let unterminated = try Fixture.literal("machine smtp.example.com login a password \"open\n")
+    #expect(NetrcFiles.netrcSecrets(unterminated).isEmpty, "an unterminated quote is not guessed at")
+    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: nil, importable: true)
+    #expect(findings.first?.message.hasSuffix("`mailcred import .netrc` stores it (checked live) and removes only its `password` pair; machine and login stay") == true)
+    #expect(findings.last?.message.contains("mailcred add NAME") == true, "no login: only by hand")
   }
 
   @Test func gitCredentialsLinesForMailServersOnly() throws {
