@@ -13,9 +13,24 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
   case accountBusy(String, Int)
   /// A delete that would leave the account without a current secret (only `remove` may).
   case lastCurrent(String)
+  /// Another writer rotated or replaced the account while this rotation waited for its lock: nothing was
+  /// changed (two admins rotating at once: the first wins, the second must look before trying again).
+  case changedMeanwhile(String)
+  /// `restore --previous` on a store that keeps no deleted secrets (the Secret Service).
+  case noHistory(String)
+  /// `restore --previous`: the store keeps history, but no earlier current secret of the account.
+  case noEarlierSecret(String)
 
   public var description: String {
     switch self {
+    case .noHistory(let account):
+      return "this store keeps no earlier secrets of '\(printable(account))' (the Secret Service deletes for good) "
+        + "— `restore --previous` needs an OpenBao/Vault store"
+    case .noEarlierSecret(let account):
+      return "account '\(printable(account))' has no earlier secret in the store's history — nothing changed"
+    case .changedMeanwhile(let account):
+      return "account '\(printable(account))' was rotated or replaced by another writer while this rotation waited "
+        + "— nothing changed; see `mailcred show \(printable(account))` and rotate again if still needed"
     case .input(let error): return error.description
     case .keyring(let error): return error.description
     case .noSuchAccount(let account): return "no such account '\(printable(account))' (see `mailcred list`)"
@@ -43,7 +58,9 @@ public enum MailcredError: Error, Sendable, CustomStringConvertible {
     case .conflict(_, let status): return status
     case .check(let result): return result.verdict.exitStatus
     case .configuration: return .configurationError
-    case .accountBusy, .lastCurrent: return .temporaryFailure
+    case .accountBusy, .lastCurrent, .changedMeanwhile: return .temporaryFailure
+    case .noHistory: return .usage
+    case .noEarlierSecret: return .dataError
     }
   }
 }

@@ -36,10 +36,10 @@ public enum StoreConfiguration {
     for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = raw.drop { $0 == " " || $0 == "\t" }
       if line.isEmpty || line.hasPrefix("#") { continue }
-      guard let equals = line.firstIndex(of: "=") else { throw .failed("\(file):\(number + 1): expected 'key = value'") }
+      guard let equals = line.firstIndex(of: "=") else { throw .misconfigured("\(file):\(number + 1): expected 'key = value'") }
       let key = String(line[..<equals]).trimmingCharacters
       let value = String(line[line.index(after: equals)...]).trimmingCharacters
-      guard keys.contains(key) else { throw .failed("\(file):\(number + 1): unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))") }
+      guard keys.contains(key) else { throw .misconfigured("\(file):\(number + 1): unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))") }
       values[key] = value
     }
     return values
@@ -59,15 +59,15 @@ public enum StoreConfiguration {
     settings.secretIDFile = values["secret-id-file"]
     if let mount = values["approle-mount"] { settings.approleMount = mount }
     if let text = env("MAILCRED_STORE_TIMEOUT") ?? values["timeout"] {
-      guard let seconds = Double(text), seconds > 0 else { throw .failed("store timeout '\(text)' is not a number of seconds") }
+      guard let seconds = Double(text), seconds > 0 else { throw .misconfigured("store timeout '\(text)' is not a number of seconds") }
       settings.timeout = seconds
     }
     if let text = env("MAILCRED_STORE_JOBS") ?? values["jobs"] {
-      guard let jobs = Int(text), (1...256).contains(jobs) else { throw .failed("store jobs '\(text)' is not a number from 1 to 256") }
+      guard let jobs = Int(text), (1...256).contains(jobs) else { throw .misconfigured("store jobs '\(text)' is not a number from 1 to 256") }
       settings.jobs = jobs
     }
     if (settings.roleIDFile == nil) != (settings.secretIDFile == nil) {
-      throw .failed("\(file): AppRole needs both role-id-file and secret-id-file")
+      throw .misconfigured("\(file): AppRole needs both role-id-file and secret-id-file")
     }
     return .openBao(settings)
   }
@@ -86,7 +86,7 @@ public enum StoreConfiguration {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 {
       if errno == ENOENT || errno == ENOTDIR { return nil }
-      throw .failed("cannot read \(path): \(String(cString: strerror(errno)))")
+      throw .misconfigured("cannot read \(path): \(String(cString: strerror(errno)))")
     }
     defer { close(fd) }
     var bytes: [UInt8] = []

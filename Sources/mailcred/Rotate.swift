@@ -97,7 +97,7 @@ extension Mailcred {
         expires = created.addingTimeInterval(oldExpiry.timeIntervalSince(old.created))
       }
       let outcome = try await reportingAsync { () async throws(MailcredError) in
-        try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier)
+        try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier, expecting: entry.item.id)
       }
       try finish(outcome, account: account, provider: provider)
       if case .rotated = outcome, old.kind == .appPassword {
