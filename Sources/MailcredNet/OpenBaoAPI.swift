@@ -21,6 +21,12 @@ final class OpenBaoAPI: @unchecked Sendable {
   private let pools: [ConnectionPool]
   private let preferredLock = PthreadLock()
   private var preferred = 0
+  /// The storage index of this process's last write (OpenBao's X-Vault-Index). Sent with every later
+  /// request, with `X-Vault-Inconsistent: forward-active-node`: a standby that has not yet applied that
+  /// write passes the request to the active node instead of answering from its older copy. A write
+  /// sequence (under the account lock, whose record is itself a write) so reads what it, and every writer
+  /// before it, wrote; a process that never writes (`get`) reads from any node, even without a leader.
+  private var index: String?
 
   init(settings: OpenBaoSettings) {
     self.settings = settings
@@ -112,6 +118,21 @@ final class OpenBaoAPI: @unchecked Sendable {
     preferredLock.unlock()
   }
 
+  private func lastIndex() -> String? {
+    preferredLock.lock()
+    defer { preferredLock.unlock() }
+    return index
+  }
+
+  /// Writes of one process follow one another, so the last one's index is the highest. (Only printable
+  /// ASCII goes into a header.)
+  private func setIndex(_ value: String) {
+    guard value.utf8.count < 512, value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return }
+    preferredLock.lock()
+    index = value
+    preferredLock.unlock()
+  }
+
   /// One request to one node, its transport failure described for that node.
   private func attempt(
     _ index: Int, _ method: String, _ path: String, body: SecretBytes?, token: SecretBytes?, deadline: Deadline
@@ -119,6 +140,7 @@ final class OpenBaoAPI: @unchecked Sendable {
     var headers: [(String, String)] = []
     if body != nil { headers.append(("Content-Type", "application/json")) }
     if let namespace = settings.namespace, !namespace.isEmpty { headers.append(("X-Vault-Namespace", namespace)) }
+    if let index = lastIndex() { headers += [("X-Vault-Index", index), ("X-Vault-Inconsistent", "forward-active-node")] }
     let node = settings.nodes[index]
     let url = HTTPSURL(host: node.host, port: node.port, target: "/v1/" + path)
     // With other nodes to try, a silent one may not take the whole deadline to connect.
@@ -134,6 +156,9 @@ final class OpenBaoAPI: @unchecked Sendable {
       // Bodies with a secret in them are wiped by the caller through `json`; the raw buffer here.
       answer.body.wipe()
       if answer.status >= 500, json == nil { json = .null }
+      if method != "GET", method != "LIST", answer.status / 100 == 2, let index = answer.headers["x-vault-index"], !index.isEmpty {
+        setIndex(index)
+      }
       return .success(Answer(status: answer.status, json: json))
     case .failure(let error):
       let address = url.hostHeader
