@@ -45,15 +45,28 @@ final class OpenBaoAPI: @unchecked Sendable {
   func call(_ method: String, _ path: String, body: SecretBytes? = nil, what: String) throws(KeyringError) -> Answer {
     var token = try login.token(self)
     var answer = try send(method, path, body: body, token: token)
-    if answer.status == 403, login.tokenIsCached {
-      login.discard(token)
-      token = try login.token(self)
-      answer = try send(method, path, body: body, token: token)
+    var tokenRefused: Bool?
+    if answer.status == 403 {
+      tokenRefused = self.tokenRefused(token)
+      if tokenRefused == true, login.tokenIsCached {
+        login.discard(token)
+        token = try login.token(self)
+        answer = try send(method, path, body: body, token: token)
+        tokenRefused = answer.status == 403 ? self.tokenRefused(token) : nil
+      }
     }
     switch answer.status {
     case 200..<300, 404: return answer
-    default: throw describe(answer, method: method, path: path, what: what, token: token)
+    default: throw describe(answer, method: method, path: path, what: what, tokenRefused: tokenRefused ?? false)
     }
+  }
+
+  /// After a 403: whether the server refuses the token itself (expired, revoked: a new login helps) rather
+  /// than the capability (a policy matter).
+  private func tokenRefused(_ token: SecretBytes?) -> Bool {
+    guard let token else { return true }
+    let probe = try? send("GET", "auth/token/lookup-self", body: nil, token: token)
+    return probe?.status == 403
   }
 
   /// One request, failed over across the nodes within one deadline (see the type's comment).
@@ -201,9 +214,9 @@ final class OpenBaoAPI: @unchecked Sendable {
     return answer
   }
 
-  /// The error of a refused request. A 403 is asked about once more (token/lookup-self): a token the
-  /// server no longer accepts needs a new login, a valid token without the capability needs a policy.
-  private func describe(_ answer: Answer, method: String, path: String, what: String, token: SecretBytes?) -> KeyringError {
+  /// The error of a refused request. Of a 403: a token the server no longer accepts needs a new login, a
+  /// valid token without the capability needs a policy.
+  private func describe(_ answer: Answer, method: String, path: String, what: String, tokenRefused: Bool) -> KeyringError {
     let message = answer.json?["errors"]?.array?.compactMap(\.text).joined(separator: "; ") ?? ""
     let address = settings.nodes.map { HTTPSURL(host: $0.host, port: $0.port).hostHeader }.joined(separator: ", ")
     switch (answer.status, Self.nodeState(answer)) {
@@ -212,8 +225,7 @@ final class OpenBaoAPI: @unchecked Sendable {
     case (_, .electing):
       return .failed("OpenBao at \(address) has no active node (HTTP \(answer.status)) within \(Int(settings.timeout)) s — the cluster is electing a leader or lost its quorum; try again")
     case (403, _):
-      let probe = try? send("GET", "auth/token/lookup-self", body: nil, token: token)
-      if probe?.status == 403 || token == nil {
+      if tokenRefused {
         return .denied("OpenBao refused the token (expired, revoked or missing) — log in again (bao login, or check the AppRole role-id/secret-id files)")
       }
       return .denied("OpenBao: permission denied to \(what) (\(method) /v1/\(path)) — the token's policy lacks that capability")

@@ -169,59 +169,20 @@ extension RealKeyringTests {
         """
       try #require(try Harness.bao(["policy", "write", "relay-reader-\(prefix)", "-"], stdin: policy).status == 0)
 
-      var servers: [(ws: ClientWorkspace, env: [String: String?])] = []
+      var servers: [FleetServer] = []
       for name in ["web1", "web2"] {
-        let ws = try ClientWorkspace("fleet-\(name)")
-        let role = "\(name)-\(prefix)"
-        try #require(try Harness.bao(["write", "auth/\(mount)/role/\(role)", "token_policies=relay-reader-\(prefix)", "token_ttl=10m"]).status == 0)
-        let roleID = try Harness.bao(["read", "-field=role_id", "auth/\(mount)/role/\(role)/role-id"])
-        let secretID = try Harness.bao(["write", "-f", "-field=secret_id", "auth/\(mount)/role/\(role)/secret-id"])
-        try #require(roleID.status == 0 && secretID.status == 0, "\(roleID.stderr) \(secretID.stderr)")
-        let roleFile = try ws.write("etc/role-id", roleID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
-        let secretFile = try ws.write("etc/secret-id", secretID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
-        try ws.write(
-          "config/mailcred/config",
-          "store = \(store)\nca-file = \(Harness.openBaoCA)\nrole-id-file = \(roleFile)\nsecret-id-file = \(secretFile)\napprole-mount = \(mount)\n")
-        try FileManager.default.createDirectory(atPath: ws.path + "/runtime", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var env = ws.environment
-        env["XDG_CONFIG_HOME"] = ws.path + "/config"
-        env["XDG_RUNTIME_DIR"] = ws.path + "/runtime"
-        env["MAILCRED_STORE"] = nil
-        env["BAO_TOKEN"] = nil
-        try ws.write("msmtprc", """
-          defaults
-          tls on
-          tls_trust_file \(Harness.caFile)
-
-          account relay
-          host 127.0.0.1
-          port \(Harness.submissionPort)
-          tls_starttls on
-          auth on
-          user \(user)
-          from \(user)
-          passwordeval "mailcred get relay"
-
-          """)
-        servers.append((ws, env))
-      }
-
-      func send(_ server: (ws: ClientWorkspace, env: [String: String?]), _ marker: String) throws -> Harness.Output {
-        let sent = try Harness.run(
-          "/usr/bin/setsid", ["-w", "/usr/bin/msmtp", "-C", server.ws.path + "/msmtprc", "-a", "relay", "--", "rcpt@example.test"],
-          stdin: Mail.message(from: user, to: "rcpt@example.test", marker: marker), environment: server.env)
-        expectNoLeak(sent, "msmtp")
-        return sent
+        servers.append(try FleetServer(
+          name, store: store, caFile: Harness.openBaoCA, approleMount: mount, policy: "relay-reader-\(prefix)", user: user,
+          bao: { try Harness.bao($0) }))
       }
 
       for (index, server) in servers.enumerated() {
-        let marker = Mail.marker("fleet-before-\(index)")
-        let sent = try send(server, marker)
-        #expect(sent.status == 0, "msmtp before rotation: \(sent.stderr)")
-        #expect(Mail.delivered(marker) != nil)
+        #expect(try server.send("fleet-before-\(index)"))
         // The server's token reads; it cannot write.
-        let refused = try Harness.mailcred(["rotate", "relay", "--no-check", "--password-stdin"], stdin: "x-\(Harness.canary)\n", environment: server.env)
+        let refused = try server.mailcred(["rotate", "relay", "--no-check", "--password-stdin"], stdin: "x-\(Harness.canary)\n")
         #expect(refused.status == 77, "\(refused.stderr)")
+        // Its AppRole token is cached (mode 600) for the next `get`.
+        #expect(try server.cachedTokens() == [0o600])
       }
 
       let rotated = try mailcred(["rotate", "relay", "--password-stdin"] + live, stdin: new + "\n")
@@ -230,16 +191,15 @@ extension RealKeyringTests {
       try setPassword(user, new)
 
       for (index, server) in servers.enumerated() {
-        let marker = Mail.marker("fleet-after-\(index)")
-        let sent = try send(server, marker)
-        #expect(sent.status == 0, "msmtp after rotation: \(sent.stderr)")
-        #expect(Mail.delivered(marker) != nil)
+        #expect(try server.send("fleet-after-\(index)"))
       }
 
       // A secret-id file others may read is refused with the fix.
       try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: servers[0].ws.path + "/etc/secret-id")
-      let loose = try Harness.mailcred(["get", "relay"], environment: servers[0].env)
-      #expect(loose.status != 0 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
+      // (The cached token would still answer: a new secret-id file is read at the next login.)
+      try FileManager.default.removeItem(atPath: servers[0].ws.path + "/runtime/mailcred")
+      let loose = try servers[0].mailcred(["get", "relay"])
+      #expect(loose.status == 78 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
     }
 
     @Test func sealedUnreachableAndRefusedAreErrorsWithTheirFixNeverMissing() throws {
