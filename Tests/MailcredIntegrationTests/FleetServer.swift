@@ -7,6 +7,8 @@ struct FleetServer {
   let ws: ClientWorkspace
   let env: [String: String?]
   let user: String
+  /// The AppRole role's name.
+  let role: String
 
   /// `bao` runs the OpenBao CLI as the admin (root token) against the store's server or cluster.
   init(
@@ -16,6 +18,7 @@ struct FleetServer {
     ws = try ClientWorkspace("fleet-\(name)")
     self.user = user
     let role = Harness.uniqueName(name)
+    self.role = role
     try #require(try bao(["write", "auth/\(mount)/role/\(role)", "token_policies=\(policy)", "token_ttl=10m"]).status == 0)
     let roleID = try bao(["read", "-field=role_id", "auth/\(mount)/role/\(role)/role-id"])
     let secretID = try bao(["write", "-f", "-field=secret_id", "auth/\(mount)/role/\(role)/secret-id"])

@@ -34,17 +34,22 @@ extension RealKeyringTests {
       try #require(added.status == 0, "add \(account): \(added.stderr)")
     }
 
-    /// The states of an account's items as the root token sees them in OpenBao itself.
-    func storedStates(_ account: String) throws -> [String] {
+    /// The states of an account's live items as the root token sees them in OpenBao itself (soft-deleted
+    /// ones, kept for `restore`, only with `deleted: true`).
+    func storedStates(_ account: String, deleted: Bool = false) throws -> [String] {
       let listed = try Harness.bao(["kv", "list", "-format=json", "secret/\(prefix)/\(account)"])
       guard listed.status == 0 else { return [] }
       let keys = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String])
-      return try keys.filter { !$0.hasPrefix(".") }.map { key in
+      return try keys.filter { !$0.hasPrefix(".") }.map { key -> String? in
         let meta = try Harness.bao(["kv", "metadata", "get", "-format=json", "secret/\(prefix)/\(account)/\(key)"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(meta.stdout.utf8)) as? [String: Any])
-        let custom = (object["data"] as? [String: Any])?["custom_metadata"] as? [String: String]
-        return custom?["state"] ?? "?"
-      }.sorted()
+        let data = object["data"] as? [String: Any]
+        let custom = data?["custom_metadata"] as? [String: String]
+        let current = (data?["current_version"] as? Int).map(String.init) ?? "1"
+        let version = (data?["versions"] as? [String: Any])?[current] as? [String: Any]
+        let isDeleted = !((version?["deletion_time"] as? String) ?? "").isEmpty
+        return isDeleted == deleted ? custom?["state"] ?? "?" : nil
+      }.compactMap { $0 }.sorted()
     }
 
     @Test func everyCommandWorksOnOpenBaoAgainstDovecot() throws {
@@ -72,10 +77,34 @@ extension RealKeyringTests {
       #expect(try storedStates("relay") == ["current"])
       #expect(try mailcred(["audit", "--offline"]).status == 0)
 
+      // The superseded secret stays in KV v2's history (soft-deleted), for `restore`.
+      #expect(try storedStates("relay", deleted: true) == ["current"])
+
       #expect(try mailcred(["remove", "relay", "--yes"]).status == 0)
       let gone = try mailcred(["get", "relay"])
       #expect(gone.status == 67 && gone.stdout.isEmpty)
       #expect(try storedStates("relay").isEmpty)
+
+      // restore after remove: the secret remove took is current again.
+      let back = try mailcred(["restore", "relay"])
+      #expect(back.status == 0, "restore: \(back.stderr)")
+      #expect(try mailcred(["get", "relay"]).stdout == new + "\n")
+      // A bad `add --replace`, undone by restore --previous; a second --previous swaps back.
+      let bad = "bad-\(Harness.canary)"
+      try #require(try mailcred(
+        ["add", "relay", "--replace", "--user", user, "--smtp", "127.0.0.1:\(Harness.submissionPort)", "--no-check", "--password-stdin"],
+        stdin: bad + "\n").status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == bad + "\n")
+      #expect(try mailcred(["restore", "relay", "--previous"]).status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == new + "\n")
+      #expect(try storedStates("relay") == ["current"])
+      #expect(try mailcred(["restore", "relay", "--previous"]).status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == bad + "\n")
+      // The history is bounded: at most 3 deleted items per account.
+      #expect(try storedStates("relay", deleted: true).count <= 3)
+      // Without history (the Secret Service) --previous is refused, nothing changes.
+      let noHistory = try mailcred(["restore", "relay", "--previous"], as: ["MAILCRED_STORE": "secret-service"])
+      #expect(noHistory.status == 64 && noHistory.stderr.contains("keeps no earlier secrets"), "\(noHistory.stderr)")
     }
 
     @Test func aReadOnlyTokenGetsItsOneAccountAndCannotWriteOrList() throws {
@@ -202,6 +231,75 @@ extension RealKeyringTests {
       #expect(loose.status == 78 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
     }
 
+    /// A server's AppRole token is cached between processes: the next `get` does not log in again. A
+    /// token the server revoked, and one that expires, are replaced by one fresh login.
+    @Test func theAppRoleTokenIsCachedAndReplacedWhenRevokedOrExpired() throws {
+      try add("relay", user: "cache@example.test", secret: "cache-\(Harness.canary)", check: false)
+      let mount = "approle-\(prefix)"
+      try #require(try Harness.bao(["auth", "enable", "-path=\(mount)", "approle"]).status == 0)
+      let policy = """
+        path "secret/data/\(prefix)/relay/*" { capabilities = ["read"] }
+        path "secret/metadata/\(prefix)/relay/*" { capabilities = ["read", "list"] }
+        """
+      try #require(try Harness.bao(["policy", "write", "cache-\(prefix)", "-"], stdin: policy).status == 0)
+      let server = try FleetServer(
+        "cache", store: store, caFile: Harness.openBaoCA, approleMount: mount, policy: "cache-\(prefix)", user: "cache@example.test",
+        bao: { try Harness.bao($0) })
+      let cacheDir = server.ws.path + "/runtime/mailcred"
+      func cached() throws -> Data? {
+        let names = try FileManager.default.contentsOfDirectory(atPath: cacheDir).filter { $0.hasPrefix("openbao-token-") }
+        return names.count == 1 ? FileManager.default.contents(atPath: cacheDir + "/" + names[0]) : nil
+      }
+      func get() throws {
+        let got = try server.mailcred(["get", "relay"])
+        #expect(got.status == 0 && got.stdout == "cache-\(Harness.canary)\n", "\(got.stderr)")
+      }
+
+      try get()
+      let first = try #require(try cached(), "no token cached")
+      #expect(try server.cachedTokens() == [0o600])
+      try get()
+      #expect(try cached() == first, "a second get logged in again")
+
+      // Revoked behind its back: one 403, one new login, the answer, a new cache.
+      let token = String(decoding: first.prefix { $0 != 10 }, as: UTF8.self)
+      try #require(try Harness.bao(["write", "auth/token/revoke", "token=-"], stdin: token).status == 0)
+      try get()
+      let second = try #require(try cached())
+      #expect(second != first)
+
+      // A token about to expire is not used: a login instead (TTL 6 s, 5 s of margin).
+      try #require(try Harness.bao(["write", "auth/\(mount)/role/\(server.role)", "token_policies=cache-\(prefix)", "token_ttl=6s", "token_max_ttl=6s"]).status == 0)
+      try FileManager.default.removeItem(atPath: cacheDir)
+      try get()
+      let short = try #require(try cached())
+      let deadline = Date().addingTimeInterval(1.5)
+      while Date() < deadline { usleep(100_000) }  // the time the margin needs to pass: what is tested
+      try get()
+      #expect(try cached() != short, "an expiring token was used")
+    }
+
+    /// A store setting that is wrong is the user's to fix (78), never "the server is down" (69).
+    @Test func aMisconfiguredStoreIs78() throws {
+      let ws = try ClientWorkspace("bao-misconfigured")
+      var env = ws.environment
+      env["XDG_CONFIG_HOME"] = ws.path + "/config"
+      env["MAILCRED_STORE"] = nil
+      env["BAO_TOKEN"] = nil
+      let cases = [
+        ("store = https://127.0.0.1:\(Harness.openBaoPort)/secret/\(prefix)\n", "expected openbao+https://"),
+        ("store = \(store)\ncafile = \(Harness.openBaoCA)\n", "unknown setting 'cafile'"),
+        ("store = \(store)\nca-file = \(Harness.openBaoCA)\ntoken-file = \(ws.path)/missing-token\n", "missing-token"),
+      ]
+      for (config, message) in cases {
+        try ws.write("config/mailcred/config", config)
+        for command in [["get", "relay"], ["list"]] {
+          let result = try Harness.mailcred(command, environment: env)
+          #expect(result.status == 78 && result.stdout.isEmpty && result.stderr.contains(message), "\(command) with \(config): \(result.status) \(result.stderr)")
+        }
+      }
+    }
+
     @Test func sealedUnreachableAndRefusedAreErrorsWithTheirFixNeverMissing() throws {
       try add("sealme", user: "seal@example.test", secret: "seal-\(Harness.canary)", check: false)
       let log = try String(contentsOfFile: try #require(Harness.directory) + "/logs/openbao.log", encoding: .utf8)
@@ -225,6 +323,12 @@ extension RealKeyringTests {
       let unreachable = try mailcred(["get", "sealme"], as: down)
       #expect(unreachable.status == 69 && unreachable.stderr.contains("cannot reach OpenBao"), "\(unreachable.stderr)")
       #expect(unreachable.seconds < 5)
+
+      // Every node of a listed cluster down: 69 after one round, not after the whole deadline.
+      down["MAILCRED_STORE"] = "openbao+https://127.0.0.1:1,127.0.0.1:2,127.0.0.1:3/secret/\(prefix)"
+      let allDown = try mailcred(["get", "sealme"], as: down)
+      #expect(allDown.status == 69 && allDown.stderr.contains("cannot reach OpenBao"), "\(allDown.stderr)")
+      #expect(allDown.seconds < 5)
 
       var untrusted = admin
       untrusted["BAO_CACERT"] = Harness.caFile  // the mail servers' CA, not OpenBao's
