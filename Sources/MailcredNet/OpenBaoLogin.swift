@@ -16,7 +16,13 @@ final class OpenBaoLogin: @unchecked Sendable {
   let settings: OpenBaoSettings
   private let lock = PthreadLock()
   private var token: SecretBytes?
-  private(set) var tokenIsCached = false
+  /// Whether the token in use came from the cache (a refusal then means: log in anew). Under `lock`.
+  private var fromCache = false
+  var tokenIsCached: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return fromCache
+  }
   private let cache: OpenBaoTokenCache?
 
   init(settings: OpenBaoSettings) {
@@ -38,22 +44,22 @@ final class OpenBaoLogin: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     if let refused, let token, token == refused { self.token = nil }
-    if tokenIsCached { cache?.remove() }
-    tokenIsCached = false
+    if fromCache { cache?.remove() }
+    fromCache = false
   }
 
   private func find(_ api: OpenBaoAPI) throws(KeyringError) -> SecretBytes {
     if let token = OpenBaoToken.environmentToken() { return token }
     if let roleFile = settings.roleIDFile, let secretFile = settings.secretIDFile {
-      if !tokenIsCached, var cached = cache?.read() {
-        tokenIsCached = true
+      if var cached = cache?.read() {
+        fromCache = true
         if cached.needsRenewal, let renewed = renew(api, cached.token) {
           cached.lease = renewed
           cache?.write(cached)
         }
         if !cached.expired { return cached.token }
       }
-      tokenIsCached = false
+      fromCache = false
       let fresh = try approleLogin(api, roleFile, secretFile)
       cache?.write(fresh)
       return fresh.token
