@@ -185,7 +185,8 @@ public struct CredentialStore: Sendable {
     }
   }
 
-  /// Brings back the newest erased item of an account as current.
+  /// Brings back the newest erased item of an account as current (git's erase), or, on a store that keeps
+  /// deleted versions and with nothing erased, the current secret `remove` deleted.
   public func restore(account: String) throws(MailcredError) -> Credential {
     try writing(account: account) { () throws(MailcredError) in try restoreLocked(account: account) }
   }
@@ -196,6 +197,8 @@ public struct CredentialStore: Sendable {
       throw .restoreOverCurrent(account)
     }
     guard let erased = found.first(where: { $0.credential.state == .erased }) else {
+      // After `remove` on a store that keeps deleted versions (OpenBao): the secret it took.
+      if let removed = try restoreRemoved(account: account) { return removed }
       if found.isEmpty { throw .noSuchAccount(account) }
       throw .nothingErased(account)
     }

@@ -22,6 +22,9 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A shared store (OpenBao/Vault) refused the caller: a policy without the capability, or a token that
   /// expired or was revoked (exit 77). Never reported as "not found".
   case denied(String)
+  /// The store setting itself is wrong (a bad URL, an unknown key, a token or AppRole file that is missing
+  /// or readable by others): exit 78, the user's configuration to fix, not a server to wait for.
+  case misconfigured(String)
 
   public var description: String {
     switch self {
@@ -41,6 +44,7 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
     case .wrongPassword: return "the keyring refused that password"
     case .invalidAttribute(let cause): return "keyring attribute refused: \(cause)"
     case .denied(let cause): return cause
+    case .misconfigured(let cause): return "store configuration: \(cause)"
     }
   }
 
@@ -49,6 +53,7 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
     case .invalidAttribute: return .dataError
     case .itemVanished: return .temporaryFailure
     case .wrongPassword, .denied: return .authenticationRejected
+    case .misconfigured: return .configurationError
     default: return .keyringUnavailable
     }
   }

@@ -17,6 +17,13 @@ public enum MailcredError: ReportableError, Sendable {
   case accountBusy(String, Int)
   /// A delete that would leave the account without a current secret (only `remove` may).
   case lastCurrent(String)
+  /// Another writer rotated or replaced the account while this rotation waited for its lock: nothing was
+  /// changed (two admins rotating at once: the first wins, the second must look before trying again).
+  case changedMeanwhile(String)
+  /// `restore --previous` on a store that keeps no deleted secrets (the Secret Service).
+  case noHistory(String)
+  /// `restore --previous`: the store keeps history, but no earlier current secret of the account.
+  case noEarlierSecret(String)
 
   // Rotation
   /// A pending item or two current items are left from a rotation that did not finish.
@@ -59,6 +66,14 @@ public enum MailcredError: ReportableError, Sendable {
 
   public var description: String {
     switch self {
+    case .noHistory(let account):
+      return "this store keeps no earlier secrets of '\(printable(account))' (the Secret Service deletes for good) "
+        + "— `restore --previous` needs an OpenBao/Vault store"
+    case .noEarlierSecret(let account):
+      return "account '\(printable(account))' has no earlier secret in the store's history — nothing changed"
+    case .changedMeanwhile(let account):
+      return "account '\(printable(account))' was rotated or replaced by another writer while this rotation waited "
+        + "— nothing changed; see `mailcred show \(printable(account))` and rotate again if still needed"
     case .input(let error): return error.description
     case .keyring(let error): return error.description
     case .noSuchAccount(let account): return "no such account '\(printable(account))' (see `mailcred list`)"
@@ -117,11 +132,13 @@ public enum MailcredError: ReportableError, Sendable {
       return .dataError
     case .check(let result): return result.verdict.exitStatus
     case .configuration: return .configurationError
-    case .accountBusy, .lastCurrent, .interruptedRotation, .onlyPending, .pendingVanished: return .temporaryFailure
+    case .accountBusy, .lastCurrent, .interruptedRotation, .onlyPending, .pendingVanished, .changedMeanwhile: return .temporaryFailure
     case .oauth(let failure, _), .authorization(let failure, _): return failure.exitStatus
     case .noRefreshToken: return .protocolError
     case .rotationRejected: return .authenticationRejected
     case .rejectedNotStored(let verdict, _), .notVerified(_, let verdict): return verdict.exitStatus
+    case .noHistory: return .usage
+    case .noEarlierSecret: return .dataError
     }
   }
 }

@@ -2,10 +2,13 @@
 public struct HTTPAnswer: Sendable {
   public var status: Int
   public var body: SecretBytes
+  /// Header names in lower case (repeated headers joined with ","). None of them may be secret.
+  public var headers: [String: String]
 
-  public init(status: Int, body: SecretBytes) {
+  public init(status: Int, body: SecretBytes, headers: [String: String] = [:]) {
     self.status = status
     self.body = body
+    self.headers = headers
   }
 }
 

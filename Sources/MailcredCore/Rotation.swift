@@ -76,24 +76,27 @@ public struct Rotation: Sendable {
     return accounts.filter { Leftover(of: byAccount[$0] ?? []) != .none }
   }
 
-  /// Rotates `account` to `secret`. `verify` nil means --no-check.
+  /// Rotates `account` to `secret`. `verify` nil means --no-check. `expecting`: the id of the current item
+  /// the caller saw before asking for the new secret; when another writer replaced it meanwhile, nothing
+  /// is written (`changedMeanwhile`), so that of two rotations started at once exactly one wins.
   public func rotate(
-    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
+    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?, expecting: String? = nil
   ) async throws(MailcredError) -> Outcome {
     // The whole sequence is one writer: two rotations of one account run one after the other, the second
     // replacing what the first made current.
     try await store.writing(account: account) { () async throws(MailcredError) in
-      try await rotateLocked(account: account, to: secret, expires: expires, now: now, verify: verify)
+      try await rotateLocked(account: account, to: secret, expires: expires, now: now, verify: verify, expecting: expecting)
     }
   }
 
   private func rotateLocked(
-    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?
+    account: String, to secret: SecretBytes, expires: Date?, now: Date, verify: Verifier?, expecting: String?
   ) async throws(MailcredError) -> Outcome {
     if try leftover(account: account) != .none {
       throw .interruptedRotation(account)
     }
     let old = try store.current(account: account)
+    if let expecting, old.item.id != expecting { throw .changedMeanwhile(account) }
     if try store.secret(of: old) == secret {
       throw .sameSecret
     }

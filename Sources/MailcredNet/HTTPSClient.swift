@@ -121,7 +121,7 @@ func httpsExchange(
     }
     if let length, body.count > length { body.truncate(to: length) }
     let reusable = keepAlive && (length != nil || chunked) && headers["connection"]?.lowercased() != "close"
-    return (HTTPAnswer(status: status, body: body.take()), reusable)
+    return (HTTPAnswer(status: status, body: body.take(), headers: headers), reusable)
 }
 
 private func statusLine(_ line: [UInt8]) throws(NetError) -> Int {

@@ -4,14 +4,23 @@ import Glibc
 import Musl
 #endif
 import MailcredCore
+import MailcredSystem
 
 /// Where an OpenBao/Vault KV v2 store is and how mailcred authenticates to it.
 ///
 /// `openbao+https://HOST:PORT/MOUNT/PREFIX` (also `vault+https://`): items live under
 /// `MOUNT/PREFIX/ACCOUNT/ITEM-ID`, so that a policy can give one server one account's path only.
+/// A cluster's nodes may be listed, comma-separated (`https://bao1:8200,bao2:8200,bao3:8200/...`): a
+/// request that one node cannot serve (down, sealed, standby without a leader) goes to the next.
 public struct OpenBaoSettings: Sendable, Equatable {
-  public var host: String
-  public var port: Int
+  public struct Node: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+  }
+  /// The cluster's API addresses, in the order they are tried first.
+  public var nodes: [Node]
+  public var host: String { nodes[0].host }
+  public var port: Int { nodes[0].port }
   /// The KV v2 mount (`secret`).
   public var mount: String
   /// Path segments below the mount (`mailcred/team`), no leading or trailing slash.
@@ -33,60 +42,65 @@ public struct OpenBaoSettings: Sendable, Equatable {
   public init(url text: String) throws(KeyringError) {
     let schemes = ["openbao+https://", "vault+https://", "bao+https://"]
     guard let scheme = schemes.first(where: { text.lowercased().hasPrefix($0) }) else {
-      throw .failed("store '\(text)': expected openbao+https://HOST:PORT/MOUNT/PREFIX (plain http is not accepted)")
+      throw .misconfigured("store '\(text)': expected openbao+https://HOST:PORT/MOUNT/PREFIX (plain http is not accepted)")
     }
     let rest = text.dropFirst(scheme.count)
     let slash = rest.firstIndex(of: "/") ?? rest.endIndex
     let authority = String(rest[..<slash])
     let segments = rest[slash...].split(separator: "/").map(String.init)
     guard segments.count >= 2 else {
-      throw .failed("store '\(text)': name a KV v2 mount and a prefix, e.g. openbao+https://bao.example:8200/secret/mailcred")
+      throw .misconfigured("store '\(text)': name a KV v2 mount and a prefix, e.g. openbao+https://bao.example:8200/secret/mailcred")
     }
     let allowed = { (segment: String) in
       !segment.isEmpty && segment != "." && segment != ".."
         && segment.unicodeScalars.allSatisfy { $0.properties.isAlphabetic && $0.isASCII || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
     }
     guard segments.allSatisfy(allowed) else {
-      throw .failed("store '\(text)': mount and prefix may hold only letters, digits, '-', '_' and '.'")
+      throw .misconfigured("store '\(text)': mount and prefix may hold only letters, digits, '-', '_' and '.'")
     }
-    do {
-      let (host, port) = try parseHostPort(authority, defaultPort: 8200)
-      self.host = host
-      self.port = port ?? 8200
-    } catch {
-      throw .failed("store '\(text)': \(error)")
+    var nodes: [Node] = []
+    for address in authority.split(separator: ",", omittingEmptySubsequences: false) {
+      do {
+        let (host, port) = try parseHostPort(String(address), defaultPort: 8200)
+        nodes.append(Node(host: host, port: port ?? 8200))
+      } catch {
+        throw .misconfigured("store '\(text)': \(error)")
+      }
     }
+    guard nodes.count <= 16 else { throw .misconfigured("store '\(text)': more than 16 nodes") }
+    self.nodes = nodes
     mount = segments[0]
     prefix = segments.dropFirst().joined(separator: "/")
   }
 
-  public var description: String { "openbao+https://\(HTTPSURL(host: host, port: port).hostHeader)/\(mount)/\(prefix)" }
+  public var description: String {
+    "openbao+https://\(nodes.map { HTTPSURL(host: $0.host, port: $0.port).hostHeader }.joined(separator: ","))/\(mount)/\(prefix)"
+  }
 }
 
-/// The token every request carries, found the way OpenBao's own CLI finds one: BAO_TOKEN, then
-/// VAULT_TOKEN, then AppRole files (servers), then a token file (`token-file`, else ~/.vault-token).
+/// Where a token comes from: the environment, or a private file (see `OpenBaoLogin` for the order).
 enum OpenBaoToken {
   /// Reads a credential file, refusing one that others may read (a token or secret_id is a password).
   static func readPrivateFile(_ path: String, what: String) throws(KeyringError) -> SecretBytes {
-    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-    guard fd >= 0 else { throw .failed("cannot read the OpenBao \(what) file \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-      throw .failed("the OpenBao \(what) file \(path) is not a regular file")
+    let secret: SecretBytes
+    do {
+      secret = try withPrivateFile(path) { raw in
+        // The value without the white space around it (`bao login` and editors add a newline).
+        let isSpace = { (byte: UInt8) in byte == 10 || byte == 13 || byte == 32 || byte == 9 }
+        let start = raw.firstIndex { !isSpace($0) } ?? raw.endIndex
+        let end = raw.lastIndex { !isSpace($0) }.map { $0 + 1 } ?? start
+        return SecretBytes(copying: raw[start..<max(start, end)])
+      }
+    } catch {
+      switch error {
+      case .cannotOpen(let why), .cannotRead(let why): throw .misconfigured("cannot read the OpenBao \(what) file \(path): \(why.text)")
+      case .notRegular: throw .misconfigured("the OpenBao \(what) file \(path) is not a regular file")
+      case .notPrivate: throw .misconfigured("the OpenBao \(what) file \(path) is readable by others — chmod 600 \(path)")
+      case .tooLarge: throw .misconfigured("the OpenBao \(what) file \(path) is larger than 4 KiB: not a token")
+      }
     }
-    guard info.st_mode & 0o077 == 0 else {
-      throw .failed("the OpenBao \(what) file \(path) is readable by others — chmod 600 \(path)")
-    }
-    var bytes = [UInt8](repeating: 0, count: 4096)
-    let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-    guard count >= 0 else { wipe(&bytes); throw .failed("cannot read \(path)") }
-    var trimmed = Array(bytes[0..<count])
-    wipe(&bytes)
-    while let last = trimmed.last, last == 10 || last == 13 || last == 32 || last == 9 { trimmed.removeLast() }
-    while let first = trimmed.first, first == 32 || first == 9 { trimmed.removeFirst() }
-    guard !trimmed.isEmpty else { throw .failed("the OpenBao \(what) file \(path) is empty") }
-    return SecretBytes(taking: trimmed)
+    guard !secret.isEmpty else { throw .misconfigured("the OpenBao \(what) file \(path) is empty") }
+    return secret
   }
 
   static func environmentToken() -> SecretBytes? {

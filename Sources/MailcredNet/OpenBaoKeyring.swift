@@ -71,18 +71,31 @@ public struct OpenBaoKeyring: Keyring {
     return keys.compactMap(\.text)
   }
 
-  /// One item from its metadata, or nil when it is not an item of mailcred's (deleted meanwhile, every
+  /// One item from its metadata, or nil when it is not a live item of mailcred's (deleted meanwhile, its
   /// version soft-deleted or destroyed, or a create that never wrote its attributes).
   func metadata(_ id: String) throws(KeyringError) -> KeyringItem? {
+    guard let record = try record(id), record.deletedAt == nil else { return nil }
+    return record.item
+  }
+
+  /// An item's metadata with, for a soft-deleted one, when it was deleted (RFC 3339 text) and its version.
+  struct Record {
+    var item: KeyringItem
+    var version: Int
+    var deletedAt: String?
+  }
+
+  func record(_ id: String) throws(KeyringError) -> Record? {
     let answer = try api.call("GET", metadataPath(id), what: "read the metadata of \(id)")
     guard answer.status != 404, let data = answer.json?["data"] else { return nil }
     guard let attributes = data["custom_metadata"]?.stringMap, attributes["account"] != nil else { return nil }
-    if let current = data["current_version"]?.integer, let version = data["versions"]?[String(current)] {
-      if (version["deletion_time"]?.text ?? "") != "" || version["destroyed"].map({ if case .bool(true) = $0 { true } else { false } }) == true {
-        return nil
-      }
+    let current = data["current_version"]?.integer ?? 1
+    var deletedAt: String?
+    if let version = data["versions"]?[String(current)] {
+      if version["destroyed"].map({ if case .bool(true) = $0 { true } else { false } }) == true { return nil }
+      if let time = version["deletion_time"]?.text, !time.isEmpty { deletedAt = time }
     }
-    return KeyringItem(id: id, attributes: attributes, locked: false)
+    return Record(item: KeyringItem(id: id, attributes: attributes, locked: false), version: current, deletedAt: deletedAt)
   }
 
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
@@ -146,13 +159,69 @@ public struct OpenBaoKeyring: Keyring {
     _ = try api.call("POST", metadataPath(id), body: SecretBytes(taking: Array(body.utf8)), what: "write account '\(account)'")
   }
 
-  /// Deletes the item with every version (metadata DELETE): what mailcred removes is gone, as on the
-  /// Secret Service. Old secrets stay recoverable the mailcred way (a rotation keeps the old item until
-  /// the new one is verified; git's erase marks an item `erased`).
   /// Nothing but mailcred writes under its prefix: no other tool's items to import.
   public func searchForeign(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] { [] }
 
+  /// A soft delete of the item's version (KV v2 keeps it, `restore` can bring it back); no search finds
+  /// it. Of an account's deleted items the newest `keepDeleted` stay; older ones are destroyed, so that
+  /// the history of a credential rotated every month does not grow without end.
   public func delete(_ item: KeyringItem) throws(KeyringError) {
-    _ = try api.call("DELETE", metadataPath(item.id), what: "delete \(item.id)")
+    _ = try api.call("DELETE", dataPath(item.id), what: "delete \(item.id)")
+    guard let account = item.attributes["account"] else { return }
+    let old = try deletedRecords(account: account).dropFirst(Self.keepDeleted)
+    for record in old {
+      _ = try api.call("DELETE", metadataPath(record.item.id), what: "destroy the old deleted item \(record.item.id)")
+    }
+  }
+
+  /// Deleted items kept per account (for `restore`).
+  static let keepDeleted = 3
+
+  /// The soft-deleted items of an account, most recently deleted first.
+  func deletedRecords(account: String) throws(KeyringError) -> [Record] {
+    do { try validateAccountName(account) } catch { return [] }
+    let ids = try list(account + "/", what: "list the items of account '\(account)'")
+      .filter { !$0.hasSuffix("/") && !$0.hasPrefix(".") }.map { "\(account)/\($0)" }
+    let records = OpenBaoWorkers.map(ids.count, width: width) { index in
+      Result { () throws(KeyringError) in try self.record(ids[index]) }
+    }
+    var deleted: [Record] = []
+    for record in records {
+      if let record = try record.get(), record.deletedAt != nil { deleted.append(record) }
+    }
+    // Newest deletion first (ties: newest creation).
+    return deleted.sorted {
+      (Self.sortable($0.deletedAt), $0.item.attributes["created"] ?? "") > (Self.sortable($1.deletedAt), $1.item.attributes["created"] ?? "")
+    }
+  }
+
+  /// OpenBao's UTC RFC 3339 times drop trailing zeros of the fraction ("05.42Z", "05.425Z"): padded to
+  /// nanoseconds they sort as text.
+  static func sortable(_ time: String?) -> String {
+    guard let time else { return "" }
+    guard let dot = time.firstIndex(of: ".") else { return time.replacingZ(fraction: "") }
+    let fraction = time[time.index(after: dot)...].prefix { $0.isNumber }
+    return String(time[..<dot]).replacingZ(fraction: String(fraction))
+  }
+}
+
+extension String {
+  /// `2026-12-02T05:32:05` + a fraction padded to 9 digits (the zone is always Z here).
+  fileprivate func replacingZ(fraction: String) -> String {
+    let base = hasSuffix("Z") ? String(dropLast()) : self
+    return base + "." + fraction + String(repeating: "0", count: max(0, 9 - fraction.count))
+  }
+}
+
+extension OpenBaoKeyring: RecoverableKeyring {
+  public func deleted(account: String) throws(KeyringError) -> [KeyringItem] {
+    try deletedRecords(account: account).map(\.item)
+  }
+
+  public func undelete(_ item: KeyringItem) throws(KeyringError) -> KeyringItem {
+    guard let record = try record(item.id), record.deletedAt != nil else { throw .itemVanished }
+    let body = #"{"versions":[\#(record.version)]}"#
+    _ = try api.call("POST", "\(settings.mount)/undelete/\(settings.prefix)/\(item.id)", body: SecretBytes(taking: Array(body.utf8)), what: "undelete \(item.id)")
+    return record.item
   }
 }

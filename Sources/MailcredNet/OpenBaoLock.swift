@@ -32,8 +32,11 @@ public enum OpenBaoAccountLock {
     let path = "\(account)/.lock"
     let started = now()
     var pause = 0.02
+    let release: AccountLocker.Release = { _ = try? keyring.api.call("DELETE", keyring.metadataPath(path), what: "unlock account '\(account)'") }
     while true {
       let version = try holderVersion(keyring, path: path, staleAfter: staleAfter)
+      // Ours already: a write that a failing node applied before the request went to the next one.
+      if version == -1 { return release }
       if let version {
         let record = #"{"options":{"cas":\#(version)},"data":{"holder":"\#(holder())","since":"\#(Int(now()))"}}"#
         let answer: OpenBaoAPI.Answer
@@ -43,9 +46,7 @@ public enum OpenBaoAccountLock {
           // A cas mismatch is HTTP 400: someone else took it first; anything else is the store's error.
           if case .failed(let why) = error, why.contains("HTTP 400") { answer = OpenBaoAPI.Answer(status: 400, json: nil) } else { throw .keyring(error) }
         }
-        if answer.status / 100 == 2 {
-          return { _ = try? keyring.api.call("DELETE", keyring.metadataPath(path), what: "unlock account '\(account)'") }
-        }
+        if answer.status / 100 == 2 { return release }
       }
       if now() - started > timeout { throw .accountBusy(account, Int(timeout.rounded())) }
       usleep(useconds_t(pause * 1e6 * Double.random(in: 0.5...1.5)))
@@ -54,7 +55,7 @@ public enum OpenBaoAccountLock {
   }
 
   /// The check-and-set version to write the lock with: 0 when nobody holds it, the record's current version
-  /// when its holder is stale (taken over), nil while a live holder has it.
+  /// when its holder is stale (taken over), nil while a live holder has it, -1 when this process holds it.
   private static func holderVersion(_ keyring: OpenBaoKeyring, path: String, staleAfter: Double) throws(MailcredError) -> Int? {
     let answer: OpenBaoAPI.Answer
     do { answer = try keyring.api.call("GET", keyring.dataPath(path), what: "read the lock of \(path.dropLast(6))") } catch {
@@ -65,18 +66,22 @@ public enum OpenBaoAccountLock {
       let current = answer.json?["data"]?["metadata"]?["version"]?.integer
       return current ?? 0
     }
+    if data["data"]?["holder"]?.text == holder() { return -1 }
     let since = data["data"]?["since"]?.text.flatMap { Double($0) } ?? 0
     if now() - since > staleAfter { return data["metadata"]?["version"]?.integer ?? 0 }
     return nil
   }
 
-  private static func holder() -> String {
+  /// This process's name in the record: host, pid and a random nonce (a pid is reused, a nonce is not).
+  private static func holder() -> String { holderName }
+
+  private static let holderName: String = {
     var name = [CChar](repeating: 0, count: 256)
     gethostname(&name, 255)
     let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       .filter { $0.isLetter || $0.isNumber || "-._".contains($0) }
-    return "\(host) pid \(getpid())"
-  }
+    return "\(host) pid \(getpid()) \(UInt32.random(in: 0...UInt32.max))"
+  }()
 
   private static func now() -> Double {
     var spec = timespec()

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MailcredCore
+import MailcredSystem
 
 /// Which store mailcred uses: the Secret Service unless `MAILCRED_STORE` or the `store = ...` line of
 /// `$XDG_CONFIG_HOME/mailcred/config` (default ~/.config/mailcred/config) names an OpenBao/Vault one.
@@ -36,10 +37,10 @@ public enum StoreConfiguration {
     for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = raw.drop { $0 == " " || $0 == "\t" }
       if line.isEmpty || line.hasPrefix("#") { continue }
-      guard let equals = line.firstIndex(of: "=") else { throw .failed("\(file):\(number + 1): expected 'key = value'") }
+      guard let equals = line.firstIndex(of: "=") else { throw .misconfigured("\(file):\(number + 1): expected 'key = value'") }
       let key = String(line[..<equals]).trimmingCharacters
       let value = String(line[line.index(after: equals)...]).trimmingCharacters
-      guard keys.contains(key) else { throw .failed("\(file):\(number + 1): unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))") }
+      guard keys.contains(key) else { throw .misconfigured("\(file):\(number + 1): unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))") }
       values[key] = value
     }
     return values
@@ -59,15 +60,15 @@ public enum StoreConfiguration {
     settings.secretIDFile = values["secret-id-file"]
     if let mount = values["approle-mount"] { settings.approleMount = mount }
     if let text = env("MAILCRED_STORE_TIMEOUT") ?? values["timeout"] {
-      guard let seconds = Double(text), seconds > 0 else { throw .failed("store timeout '\(text)' is not a number of seconds") }
+      guard let seconds = Double(text), seconds > 0 else { throw .misconfigured("store timeout '\(text)' is not a number of seconds") }
       settings.timeout = seconds
     }
     if let text = env("MAILCRED_STORE_JOBS") ?? values["jobs"] {
-      guard let jobs = Int(text), (1...256).contains(jobs) else { throw .failed("store jobs '\(text)' is not a number from 1 to 256") }
+      guard let jobs = Int(text), (1...256).contains(jobs) else { throw .misconfigured("store jobs '\(text)' is not a number from 1 to 256") }
       settings.jobs = jobs
     }
     if (settings.roleIDFile == nil) != (settings.secretIDFile == nil) {
-      throw .failed("\(file): AppRole needs both role-id-file and secret-id-file")
+      throw .misconfigured("\(file): AppRole needs both role-id-file and secret-id-file")
     }
     return .openBao(settings)
   }
@@ -83,20 +84,22 @@ public enum StoreConfiguration {
 
   /// The file's text, nil when it does not exist (the common case: one failed open, nothing more).
   static func readSmallFile(_ path: String) throws(KeyringError) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 {
-      if errno == ENOENT || errno == ENOTDIR { return nil }
-      throw .failed("cannot read \(path): \(String(cString: strerror(errno)))")
+    let fd: Int32
+    do { fd = try openFile(path, O_RDONLY | O_CLOEXEC) } catch {
+      if error == .noEntry || error == .notDirectory { return nil }
+      throw .misconfigured("cannot read \(path): \(error.text)")
     }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < 65536 {
-      let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
-      if count <= 0 { break }
-      bytes += chunk[0..<count]
+    defer { closeFile(fd) }
+    var bytes = [UInt8](repeating: 0, count: 65536)
+    var total = 0
+    while total < bytes.count {
+      let n = (try? bytes.withUnsafeMutableBytes { raw in
+        Result { () throws(Errno) in try readSome(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[total...])) }
+      }.get()) ?? 0
+      if n == 0 { break }
+      total += n
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return String(decoding: bytes[..<total], as: UTF8.self)
   }
 }
 

@@ -88,7 +88,7 @@ extension Mailcred {
         // Keep the credential's policy: the same lifetime as the secret it replaces.
         expires = created.addingTimeInterval(oldExpiry.timeIntervalSince(old.created))
       }
-      let outcome = try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier)
+      let outcome = try await rotation.rotate(account: account, to: secret, expires: expires, now: created, verify: verifier, expecting: entry.item.id)
       try finish(outcome, account: account, provider: provider)
       if case .rotated = outcome, old.kind == .appPassword {
         note("now revoke the old app password\(provider?.appPasswordPage.map { " at \($0)" } ?? " in the provider's settings")")

@@ -56,6 +56,10 @@ enum Harness {
     process.standardInput = input
     process.standardOutput = output
     process.standardError = error
+    // Bounded even when the child's exit goes unnoticed: Foundation learns of it through a socket the child
+    // inherits, and a daemon the child started that kept the socket would make waitUntilExit wait forever.
+    let exited = DispatchSemaphore(value: 0)
+    process.terminationHandler = { _ in exited.signal() }
     let start = Date()
     try process.run()
     if let bytes = stdinBytes ?? stdin.map({ Array($0.utf8) }) {
@@ -80,8 +84,12 @@ enum Harness {
     timer.schedule(deadline: .now() + deadline)
     timer.setEventHandler { if process.isRunning { process.terminate() } }
     timer.resume()
-    process.waitUntilExit()
+    let noticed = exited.wait(timeout: .now() + deadline + 10) == .success
     timer.cancel()
+    if !noticed {
+      Issue.record("\(executable) \(arguments): its exit went unnoticed for \(deadline + 10) s (a daemon it started holds Foundation's exit socket: close inherited descriptors before daemonizing)")
+      return Output(status: -1, stdout: "", stderr: "", seconds: Date().timeIntervalSince(start), stdoutBytes: [])
+    }
     // A grandchild that keeps our pipes open must not hang the suite either.
     if group.wait(timeout: .now() + 5) == .timedOut {
       Issue.record("\(executable) left a process holding its output open")

@@ -34,17 +34,22 @@ extension RealKeyringTests {
       try #require(added.status == 0, "add \(account): \(added.stderr)")
     }
 
-    /// The states of an account's items as the root token sees them in OpenBao itself.
-    func storedStates(_ account: String) throws -> [String] {
+    /// The states of an account's live items as the root token sees them in OpenBao itself (soft-deleted
+    /// ones, kept for `restore`, only with `deleted: true`).
+    func storedStates(_ account: String, deleted: Bool = false) throws -> [String] {
       let listed = try Harness.bao(["kv", "list", "-format=json", "secret/\(prefix)/\(account)"])
       guard listed.status == 0 else { return [] }
       let keys = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [String])
-      return try keys.filter { !$0.hasPrefix(".") }.map { key in
+      return try keys.filter { !$0.hasPrefix(".") }.map { key -> String? in
         let meta = try Harness.bao(["kv", "metadata", "get", "-format=json", "secret/\(prefix)/\(account)/\(key)"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(meta.stdout.utf8)) as? [String: Any])
-        let custom = (object["data"] as? [String: Any])?["custom_metadata"] as? [String: String]
-        return custom?["state"] ?? "?"
-      }.sorted()
+        let data = object["data"] as? [String: Any]
+        let custom = data?["custom_metadata"] as? [String: String]
+        let current = (data?["current_version"] as? Int).map(String.init) ?? "1"
+        let version = (data?["versions"] as? [String: Any])?[current] as? [String: Any]
+        let isDeleted = !((version?["deletion_time"] as? String) ?? "").isEmpty
+        return isDeleted == deleted ? custom?["state"] ?? "?" : nil
+      }.compactMap { $0 }.sorted()
     }
 
     @Test func everyCommandWorksOnOpenBaoAgainstDovecot() throws {
@@ -72,10 +77,34 @@ extension RealKeyringTests {
       #expect(try storedStates("relay") == ["current"])
       #expect(try mailcred(["audit", "--offline"]).status == 0)
 
+      // The superseded secret stays in KV v2's history (soft-deleted), for `restore`.
+      #expect(try storedStates("relay", deleted: true) == ["current"])
+
       #expect(try mailcred(["remove", "relay", "--yes"]).status == 0)
       let gone = try mailcred(["get", "relay"])
       #expect(gone.status == 67 && gone.stdout.isEmpty)
       #expect(try storedStates("relay").isEmpty)
+
+      // restore after remove: the secret remove took is current again.
+      let back = try mailcred(["restore", "relay"])
+      #expect(back.status == 0, "restore: \(back.stderr)")
+      #expect(try mailcred(["get", "relay"]).stdout == new + "\n")
+      // A bad `add --replace`, undone by restore --previous; a second --previous swaps back.
+      let bad = "bad-\(Harness.canary)"
+      try #require(try mailcred(
+        ["add", "relay", "--replace", "--user", user, "--smtp", "127.0.0.1:\(Harness.submissionPort)", "--no-check", "--password-stdin"],
+        stdin: bad + "\n").status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == bad + "\n")
+      #expect(try mailcred(["restore", "relay", "--previous"]).status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == new + "\n")
+      #expect(try storedStates("relay") == ["current"])
+      #expect(try mailcred(["restore", "relay", "--previous"]).status == 0)
+      #expect(try mailcred(["get", "relay"]).stdout == bad + "\n")
+      // The history is bounded: at most 3 deleted items per account.
+      #expect(try storedStates("relay", deleted: true).count <= 3)
+      // Without history (the Secret Service) --previous is refused, nothing changes.
+      let noHistory = try mailcred(["restore", "relay", "--previous"], as: ["MAILCRED_STORE": "secret-service"])
+      #expect(noHistory.status == 64 && noHistory.stderr.contains("keeps no earlier secrets"), "\(noHistory.stderr)")
     }
 
     @Test func aReadOnlyTokenGetsItsOneAccountAndCannotWriteOrList() throws {
@@ -169,59 +198,20 @@ extension RealKeyringTests {
         """
       try #require(try Harness.bao(["policy", "write", "relay-reader-\(prefix)", "-"], stdin: policy).status == 0)
 
-      var servers: [(ws: ClientWorkspace, env: [String: String?])] = []
+      var servers: [FleetServer] = []
       for name in ["web1", "web2"] {
-        let ws = try ClientWorkspace("fleet-\(name)")
-        let role = "\(name)-\(prefix)"
-        try #require(try Harness.bao(["write", "auth/\(mount)/role/\(role)", "token_policies=relay-reader-\(prefix)", "token_ttl=10m"]).status == 0)
-        let roleID = try Harness.bao(["read", "-field=role_id", "auth/\(mount)/role/\(role)/role-id"])
-        let secretID = try Harness.bao(["write", "-f", "-field=secret_id", "auth/\(mount)/role/\(role)/secret-id"])
-        try #require(roleID.status == 0 && secretID.status == 0, "\(roleID.stderr) \(secretID.stderr)")
-        let roleFile = try ws.write("etc/role-id", roleID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
-        let secretFile = try ws.write("etc/secret-id", secretID.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "\n")
-        try ws.write(
-          "config/mailcred/config",
-          "store = \(store)\nca-file = \(Harness.openBaoCA)\nrole-id-file = \(roleFile)\nsecret-id-file = \(secretFile)\napprole-mount = \(mount)\n")
-        try FileManager.default.createDirectory(atPath: ws.path + "/runtime", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var env = ws.environment
-        env["XDG_CONFIG_HOME"] = ws.path + "/config"
-        env["XDG_RUNTIME_DIR"] = ws.path + "/runtime"
-        env["MAILCRED_STORE"] = nil
-        env["BAO_TOKEN"] = nil
-        try ws.write("msmtprc", """
-          defaults
-          tls on
-          tls_trust_file \(Harness.caFile)
-
-          account relay
-          host 127.0.0.1
-          port \(Harness.submissionPort)
-          tls_starttls on
-          auth on
-          user \(user)
-          from \(user)
-          passwordeval "mailcred get relay"
-
-          """)
-        servers.append((ws, env))
-      }
-
-      func send(_ server: (ws: ClientWorkspace, env: [String: String?]), _ marker: String) throws -> Harness.Output {
-        let sent = try Harness.run(
-          "/usr/bin/setsid", ["-w", "/usr/bin/msmtp", "-C", server.ws.path + "/msmtprc", "-a", "relay", "--", "rcpt@example.test"],
-          stdin: Mail.message(from: user, to: "rcpt@example.test", marker: marker), environment: server.env)
-        expectNoLeak(sent, "msmtp")
-        return sent
+        servers.append(try FleetServer(
+          name, store: store, caFile: Harness.openBaoCA, approleMount: mount, policy: "relay-reader-\(prefix)", user: user,
+          bao: { try Harness.bao($0) }))
       }
 
       for (index, server) in servers.enumerated() {
-        let marker = Mail.marker("fleet-before-\(index)")
-        let sent = try send(server, marker)
-        #expect(sent.status == 0, "msmtp before rotation: \(sent.stderr)")
-        #expect(Mail.delivered(marker) != nil)
+        #expect(try server.send("fleet-before-\(index)"))
         // The server's token reads; it cannot write.
-        let refused = try Harness.mailcred(["rotate", "relay", "--no-check", "--password-stdin"], stdin: "x-\(Harness.canary)\n", environment: server.env)
+        let refused = try server.mailcred(["rotate", "relay", "--no-check", "--password-stdin"], stdin: "x-\(Harness.canary)\n")
         #expect(refused.status == 77, "\(refused.stderr)")
+        // Its AppRole token is cached (mode 600) for the next `get`.
+        #expect(try server.cachedTokens() == [0o600])
       }
 
       let rotated = try mailcred(["rotate", "relay", "--password-stdin"] + live, stdin: new + "\n")
@@ -230,16 +220,15 @@ extension RealKeyringTests {
       try setPassword(user, new)
 
       for (index, server) in servers.enumerated() {
-        let marker = Mail.marker("fleet-after-\(index)")
-        let sent = try send(server, marker)
-        #expect(sent.status == 0, "msmtp after rotation: \(sent.stderr)")
-        #expect(Mail.delivered(marker) != nil)
+        #expect(try server.send("fleet-after-\(index)"))
       }
 
       // A secret-id file others may read is refused with the fix.
       try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: servers[0].ws.path + "/etc/secret-id")
-      let loose = try Harness.mailcred(["get", "relay"], environment: servers[0].env)
-      #expect(loose.status != 0 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
+      // (The cached token would still answer: a new secret-id file is read at the next login.)
+      try FileManager.default.removeItem(atPath: servers[0].ws.path + "/runtime/mailcred")
+      let loose = try servers[0].mailcred(["get", "relay"])
+      #expect(loose.status == 78 && loose.stdout.isEmpty && loose.stderr.contains("chmod 600"), "\(loose.stderr)")
     }
 
     @Test func sealedUnreachableAndRefusedAreErrorsWithTheirFixNeverMissing() throws {
@@ -265,6 +254,12 @@ extension RealKeyringTests {
       let unreachable = try mailcred(["get", "sealme"], as: down)
       #expect(unreachable.status == 69 && unreachable.stderr.contains("cannot reach OpenBao"), "\(unreachable.stderr)")
       #expect(unreachable.seconds < 5)
+
+      // Every node of a listed cluster down: 69 after one round, not after the whole deadline.
+      down["MAILCRED_STORE"] = "openbao+https://127.0.0.1:1,127.0.0.1:2,127.0.0.1:3/secret/\(prefix)"
+      let allDown = try mailcred(["get", "sealme"], as: down)
+      #expect(allDown.status == 69 && allDown.stderr.contains("cannot reach OpenBao"), "\(allDown.stderr)")
+      #expect(allDown.seconds < 5)
 
       var untrusted = admin
       untrusted["BAO_CACERT"] = Harness.caFile  // the mail servers' CA, not OpenBao's

@@ -55,6 +55,31 @@ import Testing
     #expect(throws: KeyringError.self) { try choose(["MAILCRED_STORE": url]) }
   }
 
+  @Test func aClusterListsItsNodes() throws {
+    guard case .openBao(let settings) = try choose(["MAILCRED_STORE": "openbao+https://bao1:8201,[::1],10.0.0.3:8202/secret/team"]) else {
+      Issue.record("not OpenBao")
+      return
+    }
+    #expect(settings.nodes.map(\.host) == ["bao1", "::1", "10.0.0.3"] && settings.nodes.map(\.port) == [8201, 8200, 8202])
+    #expect(settings.description == "openbao+https://bao1:8201,[::1]:8200,10.0.0.3:8202/secret/team")
+    #expect(throws: KeyringError.self) { try choose(["MAILCRED_STORE": "openbao+https://bao1,,bao2/secret/team"]) }
+  }
+
+  @Test func everySettingErrorIsAConfigurationError() {
+    for (env, file) in [
+      (["MAILCRED_STORE": "http://bao:8200/secret/x"], nil), ([:], "stor = openbao+https://b/secret/x\n"),
+      ([:], "store = openbao+https://b/secret/x\njobs = 0\n"),
+    ] as [([String: String], String?)] {
+      do {
+        _ = try choose(env, file)
+        Issue.record("accepted \(env) \(file ?? "")")
+      } catch {
+        guard case .misconfigured = error else { Issue.record("\(error) is not .misconfigured"); continue }
+        #expect(error.exitStatus == .configurationError)
+      }
+    }
+  }
+
   @Test func typosAndHalfAnAppRoleAreErrors() {
     #expect(throws: KeyringError.self) { try choose([:], "stor = openbao+https://b/secret/x\n") }
     #expect(throws: KeyringError.self) { try choose([:], "store openbao+https://b/secret/x\n") }
