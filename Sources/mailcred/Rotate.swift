@@ -64,12 +64,15 @@ extension Mailcred {
     }
 
     private func rotateOne(_ account: String, store: CredentialStore, rotation: Rotation, verifier: Rotation.Verifier?) async throws {
-      // Said before asking for a secret that could not be used. Under the account's lock: a rotation running
-      // elsewhere right now leaves a pending item for a moment, which is not an interrupted one.
-      let entry = try store.writing(account: account) { () throws(MailcredError) in
-        if try rotation.leftover(account: account) != .none { throw .interruptedRotation(account) }
-        return try store.current(account: account)
+      // Said before asking for a secret that could not be used. What is current now is what this rotation
+      // replaces (`expecting`: if another writer replaces it first, this one changes nothing). A leftover
+      // may be a rotation running elsewhere right now: wait for the account's lock and look again — gone,
+      // it was a live rotation that just replaced the secret; still there, an interrupted one.
+      if try rotation.leftover(account: account) != .none {
+        let settled = try store.writing(account: account) { () throws(MailcredError) in try rotation.leftover(account: account) }
+        throw settled == .none ? MailcredError.changedMeanwhile(account) : MailcredError.interruptedRotation(account)
       }
+      let entry = try store.current(account: account)
       let old = entry.credential
       if old.kind == .oauth2 || old.kind == .git { throw MailcredError.notRotatable(account, old.kind) }
       let provider = old.provider.flatMap(Provider.named)

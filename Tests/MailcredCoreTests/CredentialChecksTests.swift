@@ -106,7 +106,9 @@ import Testing
     let elapsed = Date().timeIntervalSince(started)
     #expect(backend.refreshes == 20)
     #expect(backend.maxConcurrentRefreshes == 20, "refreshes ran one after another")
-    #expect(elapsed < 5, "20 refreshes of 1 s took \(elapsed) s")
+    // In flight at once is the proof; the time only has to be far from the 20 s of one after another (the
+    // test process's cooperative pool is shared with every other suite running alongside).
+    #expect(elapsed < 15, "20 refreshes of 1 s took \(elapsed) s")
     #expect(found.results.count == 20 && found.results.values.allSatisfy { $0.map(\.verdict) == [.ok, .ok] })
     // Each grant's result landed on its item, with the refresh time.
     for entry in try store.all() {
