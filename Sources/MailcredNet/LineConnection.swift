@@ -73,6 +73,9 @@ final class LineConnection {
         var lineEnd = newline
         if lineEnd > start && storage[lineEnd - 1] == 13 { lineEnd -= 1 }
         let line = Array(storage[start..<lineEnd])
+        // Handed out, the bytes are the caller's to wipe: none stays behind here (a token endpoint's or an
+        // IMAP server's line may hold a secret).
+        explicit_bzero(storage.baseAddress! + start, newline + 1 - start)
         start = newline + 1
         scanned = 0
         return line
@@ -105,6 +108,7 @@ final class LineConnection {
       }
     }
     let bytes = Array(storage[start..<end])
+    explicit_bzero(storage.baseAddress! + start, end - start)
     start = end
     scanned = 0
     return bytes
