@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MailcredCore
+
+/// Why the direct client stopped.
+enum DirectFailure: Error, Equatable {
+  /// Something the direct client does not handle (no socket, SASL refused, a reply of another shape, an
+  /// error it has no answer for): the whole operation is done again through GDBus, so every outcome, message
+  /// and exit status stays the one GDBus gives.
+  case fallBack(String)
+  /// A final answer, the same one GDBus gives in that situation: no reply within the deadline (no retry,
+  /// which would double the wait), or the error a `GetSecrets` returned.
+  case keyring(KeyringError)
+}
+
+/// One reply, readable while its bytes are still in the connection's buffer.
+struct DBusReply {
+  let header: DBusHeader
+  let bytes: UnsafeRawBufferPointer
+
+  var isError: Bool { header.type == DBusMessageType.error.rawValue }
+
+  func body() -> DBusReader {
+    DBusReader(bytes, bigEndian: header.bigEndian, from: header.bodyStart, to: header.bodyStart + header.bodyLength)
+  }
+
+  /// An error reply as GDBus reports it: its name, and the message its `(s)` body holds. nil for an error
+  /// of another shape (GDBus words those itself).
+  var error: (name: String, message: String)? {
+    guard isError, let name = header.errorName, header.signature == "s" else { return nil }
+    var reader = body()
+    guard let message = try? reader.string() else { return nil }
+    return (name, message)
+  }
+}
+
+/// A connection to a message bus on a Unix socket, without GLib: SASL EXTERNAL, Hello, method calls sent
+/// several at a time, replies matched by serial. Every wait is a poll(2) with the deadline GDBus uses for
+/// a call, so a stopped daemon (or a stopped bus) is an error after 5 s, never a hang.
+final class DBusConnection {
+  private let fd: Int32
+  private let received = WipedBuffer()
+  /// The SASL exchange and `Hello`, sent with the first calls: one write and one round trip for all.
+  private var unsent: [UInt8]
+  private var authenticated = false
+  private static let helloSerial: UInt32 = 1
+  private var nextSerial: UInt32 = 2
+  private let timeoutMilliseconds: Int
+
+  init(_ address: DBusUnixAddress, timeoutMilliseconds: Int) throws(DirectFailure) {
+    self.timeoutMilliseconds = timeoutMilliseconds
+    fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+    guard fd >= 0 else { throw .fallBack("socket: errno \(errno)") }
+    // uid as decimal text, hex-encoded: what EXTERNAL's initial response is (the bus compares it with the
+    // peer credentials of the socket). The pipelined form is what sd-bus sends: AUTH and BEGIN at once.
+    let uid = String(getuid()).utf8.map { byte in String(byte, radix: 16) }.joined()
+    unsent = [0] + Array("AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8)
+    unsent += DBusMethodCall(
+      serial: Self.helloSerial, destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+      interface: "org.freedesktop.DBus", member: "Hello", noAutoStart: false
+    ).bytes
+    do throws(DirectFailure) { try connect(address) } catch {
+      close(fd)
+      throw error
+    }
+  }
+
+  deinit { close(fd) }
+
+  /// Sends `calls` in one write (after the SASL exchange and Hello, the first time). Their serials are
+  /// assigned here and returned in order.
+  func send(_ calls: [DBusMethodCall]) throws(DirectFailure) -> [UInt32] {
+    var bytes = unsent
+    unsent = []
+    var serials: [UInt32] = []
+    for var call in calls {
+      call.serial = nextSerial
+      nextSerial += 1
+      serials.append(call.serial)
+      bytes += call.bytes
+    }
+    let deadline = Self.now() + timeoutMilliseconds
+    var sent = 0
+    while sent < bytes.count {
+      let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if n > 0 { sent += n; continue }
+      if n < 0 && (errno == EINTR) { continue }
+      guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else { throw .fallBack("send: errno \(errno)") }
+      try wait(for: Int16(POLLOUT), until: deadline)
+    }
+    return serials
+  }
+
+  /// Reads until each of `serials` has its reply, and hands each to `handle` (with its index in `serials`)
+  /// while its bytes are in the buffer. Other messages (Hello's reply, the bus's NameAcquired signal) are
+  /// skipped; a failed Hello is a fall-back.
+  func awaitReplies(_ serials: [UInt32], _ handle: (Int, DBusReply) throws(DirectFailure) -> Void) throws(DirectFailure) {
+    let deadline = Self.now() + timeoutMilliseconds
+    if !authenticated { try readAuthentication(until: deadline) }
+    var pending: [UInt32: Int] = [:]
+    for (index, serial) in serials.enumerated() { pending[serial] = index }
+    while !pending.isEmpty {
+      let length: Int?
+      do throws(DBusMalformed) { length = try DBusHeader.messageLength(received.bytes) } catch {
+        throw .fallBack(error.what)
+      }
+      guard let length, received.count >= length else {
+        try fill(until: deadline)
+        continue
+      }
+      defer { received.consume(length) }
+      let message = UnsafeRawBufferPointer(rebasing: received.bytes[0..<length])
+      let header: DBusHeader
+      do throws(DBusMalformed) { header = try DBusHeader(message) } catch { throw .fallBack(error.what) }
+      guard header.type == DBusMessageType.methodReturn.rawValue || header.type == DBusMessageType.error.rawValue,
+        let replySerial = header.replySerial
+      else { continue }
+      if replySerial == Self.helloSerial {
+        if header.type == DBusMessageType.error.rawValue { throw .fallBack("Hello failed") }
+        continue
+      }
+      if let index = pending.removeValue(forKey: replySerial) { try handle(index, DBusReply(header: header, bytes: message)) }
+    }
+  }
+
+  // MARK: Plumbing
+
+  private func connect(_ address: DBusUnixAddress) throws(DirectFailure) {
+    var socketAddress = sockaddr_un()
+    socketAddress.sun_family = sa_family_t(AF_UNIX)
+    let name: [UInt8]
+    switch address {
+    case .path(let path): name = Array(path.utf8) + [0]
+    case .abstract(let abstract): name = [0] + Array(abstract.utf8)  // leading NUL: the abstract namespace
+    }
+    let capacity = MemoryLayout.size(ofValue: socketAddress.sun_path)
+    guard name.count <= capacity else { throw .fallBack("socket address too long") }
+    withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in raw.copyBytes(from: name) }
+    let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + name.count)
+    let result = withUnsafePointer(to: &socketAddress) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
+    }
+    if result == 0 { return }
+    // A Unix socket connects at once or fails (EAGAIN: the listener's backlog is full); GDBus then decides.
+    guard errno == EINPROGRESS else { throw .fallBack("connect: errno \(errno)") }
+    try wait(for: Int16(POLLOUT), until: Self.now() + timeoutMilliseconds)
+    var error: Int32 = 0
+    var size = socklen_t(MemoryLayout<Int32>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0, error == 0 else { throw .fallBack("connect: errno \(error)") }
+  }
+
+  /// The bus's answer to AUTH: "OK <guid>\r\n". Anything else (REJECTED, ERROR, garbage): GDBus's turn.
+  private func readAuthentication(until deadline: Int) throws(DirectFailure) {
+    while true {
+      let bytes = received.bytes
+      if let lineEnd = bytes.indices.dropLast().first(where: { bytes[$0] == 0x0d && bytes[$0 + 1] == 0x0a }) {
+        guard lineEnd >= 3, bytes[0] == UInt8(ascii: "O"), bytes[1] == UInt8(ascii: "K"), bytes[2] == UInt8(ascii: " ") else {
+          throw .fallBack("the bus refused SASL EXTERNAL")
+        }
+        received.consume(lineEnd + 2)
+        authenticated = true
+        return
+      }
+      guard bytes.count < 512 else { throw .fallBack("no SASL answer line") }
+      try fill(until: deadline)
+    }
+  }
+
+  /// One read(2) of whatever has arrived, after waiting for it until the deadline.
+  private func fill(until deadline: Int) throws(DirectFailure) {
+    while true {
+      let space = received.reserve(16 << 10)
+      let n = read(fd, space.baseAddress, space.count)
+      if n > 0 {
+        received.commit(n)
+        return
+      }
+      if n == 0 { throw .fallBack("the bus closed the connection") }
+      if errno == EINTR { continue }
+      guard errno == EAGAIN || errno == EWOULDBLOCK else { throw .fallBack("read: errno \(errno)") }
+      try wait(for: Int16(POLLIN), until: deadline)
+    }
+  }
+
+  private func wait(for events: Int16, until deadline: Int) throws(DirectFailure) {
+    while true {
+      let left = deadline - Self.now()
+      if left <= 0 { throw .keyring(noAnswerInTime()) }
+      var entry = pollfd(fd: fd, events: events, revents: 0)
+      let ready = poll(&entry, 1, Int32(min(left, Int(Int32.max))))
+      if ready > 0 { return }  // readable, writable, or hung up: the read or write says which
+      if ready < 0 && errno != EINTR { throw .fallBack("poll: errno \(errno)") }
+    }
+  }
+
+  private static func now() -> Int {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return time.tv_sec * 1000 + time.tv_nsec / 1_000_000
+  }
+}
