@@ -59,6 +59,9 @@ let package = Package(
       swiftSettings: glibSwiftSettings
     ),
     .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    // The direct D-Bus client's wire code against scripted buses (no keyring needed).
+    .testTarget(
+      name: "MailcredKeyringTests", dependencies: ["MailcredKeyring", "MailcredCore"], swiftSettings: glibSwiftSettings),
     .testTarget(
       name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
     // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.

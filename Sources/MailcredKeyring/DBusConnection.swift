@@ -68,38 +68,27 @@ final class DBusConnection {
 
   deinit { close(fd) }
 
-  /// Sends `calls` in one write (after the SASL exchange and Hello, the first time). Their serials are
-  /// assigned here and returned in order.
-  func send(_ calls: [DBusMethodCall]) throws(DirectFailure) -> [UInt32] {
-    var bytes = unsent
-    unsent = []
-    var serials: [UInt32] = []
-    for var call in calls {
-      call.serial = nextSerial
-      nextSerial += 1
-      serials.append(call.serial)
-      bytes += call.bytes
-    }
-    let deadline = Self.now() + timeoutMilliseconds
-    var sent = 0
-    while sent < bytes.count {
-      let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-      if n > 0 { sent += n; continue }
-      if n < 0 && (errno == EINTR) { continue }
-      guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else { throw .fallBack("send: errno \(errno)") }
-      try wait(for: Int16(POLLOUT), until: deadline)
-    }
-    return serials
-  }
-
-  /// Reads until each of `serials` has its reply, and hands each to `handle` (with its index in `serials`)
-  /// while its bytes are in the buffer. Other messages (Hello's reply, the bus's NameAcquired signal) are
-  /// skipped; a failed Hello is a fall-back.
-  func awaitReplies(_ serials: [UInt32], _ handle: (Int, DBusReply) throws(DirectFailure) -> Void) throws(DirectFailure) {
-    let deadline = Self.now() + timeoutMilliseconds
-    if !authenticated { try readAuthentication(until: deadline) }
+  /// Makes `count` calls (`call(i)` builds the i-th) with at most `window` awaiting a reply at once, and
+  /// hands each reply to `handle` (with its index) while its bytes are in the buffer. The calls go out
+  /// together, and more are sent as soon as half the window has been answered, so the service never waits
+  /// on this side. Replies may come in any order. Other messages (Hello's reply, the bus's NameAcquired
+  /// signal) are skipped; a failed Hello is a fall-back. The deadline is GDBus's per call: no reply for
+  /// that long is "no answer".
+  func exchange(
+    _ count: Int, window: Int = .max, _ call: (Int) -> DBusMethodCall,
+    _ handle: (Int, DBusReply) throws(DirectFailure) -> Void
+  ) throws(DirectFailure) {
     var pending: [UInt32: Int] = [:]
-    for (index, serial) in serials.enumerated() { pending[serial] = index }
+    var made = 0
+    func sendMore() throws(DirectFailure) {
+      let end = made + max(0, min(count - made, window - pending.count))
+      guard end > made else { return }
+      for (offset, serial) in try send((made..<end).map(call)).enumerated() { pending[serial] = made + offset }
+      made = end
+    }
+    try sendMore()
+    var deadline = Self.now() + timeoutMilliseconds
+    if !authenticated { try readAuthentication(until: deadline) }
     while !pending.isEmpty {
       let length: Int?
       do throws(DBusMalformed) { length = try DBusHeader.messageLength(received.bytes) } catch {
@@ -120,8 +109,38 @@ final class DBusConnection {
         if header.type == DBusMessageType.error.rawValue { throw .fallBack("Hello failed") }
         continue
       }
-      if let index = pending.removeValue(forKey: replySerial) { try handle(index, DBusReply(header: header, bytes: message)) }
+      guard let index = pending.removeValue(forKey: replySerial) else { continue }
+      try handle(index, DBusReply(header: header, bytes: message))
+      deadline = Self.now() + timeoutMilliseconds
+      if pending.count <= window / 2 { try sendMore() }
     }
+  }
+
+  /// Sends `calls` in one write (after the SASL exchange and Hello, the first time). Their serials are
+  /// assigned here and returned in order.
+  private func send(_ calls: [DBusMethodCall]) throws(DirectFailure) -> [UInt32] {
+    var bytes = unsent
+    unsent = []
+    var serials: [UInt32] = []
+    for var call in calls {
+      call.serial = nextSerial
+      nextSerial += 1
+      serials.append(call.serial)
+      bytes += call.bytes
+    }
+    let deadline = Self.now() + timeoutMilliseconds
+    var sent = 0
+    while sent < bytes.count {
+      let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+      if n > 0 {
+        sent += n
+        continue
+      }
+      if n < 0 && errno == EINTR { continue }
+      guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else { throw .fallBack("send: errno \(errno)") }
+      try wait(for: Int16(POLLOUT), until: deadline)
+    }
+    return serials
   }
 
   // MARK: Plumbing

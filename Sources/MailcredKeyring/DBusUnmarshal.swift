@@ -126,6 +126,9 @@ struct DBusHeader: Equatable {
   var bigEndian: Bool
   var replySerial: UInt32?
   var errorName: String?
+  /// A call's object path and member (what a scripted bus in the tests answers by).
+  var path: String?
+  var member: String?
   var signature = ""
   var bodyStart: Int
   var bodyLength: Int
@@ -164,6 +167,8 @@ struct DBusHeader: Equatable {
       switch (type, DBusHeaderField(rawValue: code)) {
       case ("u", .replySerial): replySerial = try fields.uint32()
       case ("s", .errorName): errorName = try fields.string()
+      case ("o", .path): path = try fields.string()
+      case ("s", .member): member = try fields.string()
       case ("g", .signature): signature = try fields.signature()
       case ("s", _), ("o", _): _ = try fields.string()
       case ("g", _): _ = try fields.signature()

@@ -54,7 +54,7 @@ final class DirectSecretService {
     let opening = openingSession && session == nil
     if opening { calls.append(openSessionCall()) }
     var found: (unlocked: [String], locked: [String]) = ([], [])
-    try connection.awaitReplies(try connection.send(calls)) { index, reply throws(DirectFailure) in
+    try connection.exchange(calls.count, { calls[$0] }) { index, reply throws(DirectFailure) in
       if index == 1 {
         session = try Self.sessionPath(reply)
         return
@@ -64,31 +64,16 @@ final class DirectSecretService {
     return found
   }
 
-  /// `Properties.Get(Item, "Attributes")` of each item, `window` at a time. An item deleted meanwhile is
-  /// left out, as `PipelinedReads` does.
+  /// `Properties.Get(Item, "Attributes")` of each item, pipelined `window` deep. An item deleted meanwhile
+  /// is left out, as `PipelinedReads` does; any other error falls back.
   func attributes(of paths: [String]) throws(DirectFailure) -> [String: [String: String]] {
     var results: [String: [String: String]] = [:]
-    var start = 0
-    var inFlight: (paths: ArraySlice<String>, serials: [UInt32])?
-    // Two halves of the window in flight: the next half is sent before the replies to the previous one
-    // are read, so the service always has calls waiting.
-    while start < paths.count || inFlight != nil {
-      var next: (ArraySlice<String>, [UInt32])?
-      if start < paths.count {
-        let batch = paths[start..<min(start + Self.window / 2, paths.count)]
-        start = batch.endIndex
-        next = (batch, try connection.send(batch.map(attributesCall)))
+    try connection.exchange(paths.count, window: Self.window, { attributesCall(paths[$0]) }) { index, reply throws(DirectFailure) in
+      if let error = reply.error, keyringError(dbusName: error.name, message: error.message) == .itemVanished { return }
+      results[paths[index]] = try Self.read(reply, "v") { body throws(DBusMalformed) in
+        guard try body.signature() == "a{ss}" else { throw DBusMalformed("Attributes of an unexpected type") }
+        return try body.stringDictionary()
       }
-      if let (batch, serials) = inFlight {
-        try connection.awaitReplies(serials) { index, reply throws(DirectFailure) in
-          if let error = reply.error, keyringError(dbusName: error.name, message: error.message) == .itemVanished { return }
-          results[batch[batch.startIndex + index]] = try Self.read(reply, "v") { body throws(DBusMalformed) in
-            guard try body.signature() == "a{ss}" else { throw DBusMalformed("Attributes of an unexpected type") }
-            return try body.stringDictionary()
-          }
-        }
-      }
-      inFlight = next
     }
     return results
   }
@@ -97,7 +82,7 @@ final class DirectSecretService {
   /// keyring error GDBus would report for it.
   func secrets(of paths: [String]) throws(DirectFailure) -> [String: SecretBytes] {
     if session == nil {
-      try connection.awaitReplies(try connection.send([openSessionCall()])) { _, reply throws(DirectFailure) in
+      try connection.exchange(1, { _ in openSessionCall() }) { _, reply throws(DirectFailure) in
         session = try Self.sessionPath(reply)
       }
     }
@@ -106,8 +91,8 @@ final class DirectSecretService {
     body.array(elementAlignment: 4) { array in for path in paths { array.objectPath(path) } }
     body.objectPath(session)
     var secrets: [String: SecretBytes] = [:]
-    try connection.awaitReplies(try connection.send([serviceCall("GetSecrets", signature: "aoo", body.bytes)])) {
-      _, reply throws(DirectFailure) in
+    let getSecrets = serviceCall("GetSecrets", signature: "aoo", body.bytes)
+    try connection.exchange(1, { _ in getSecrets }) { _, reply throws(DirectFailure) in
       if let error = reply.error { throw .keyring(keyringError(dbusName: error.name, message: error.message)) }
       secrets = try Self.read(reply, "a{o(oayays)}") { body throws(DBusMalformed) in try body.secretDictionary() }
     }
