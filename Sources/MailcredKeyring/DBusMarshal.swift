@@ -55,6 +55,18 @@ struct DBusWriter {
     fields(&self)
   }
 
+  /// `a{ss}`, sorted by key (the order GDBus's callers here use too).
+  mutating func stringDictionary(_ dictionary: [String: String]) {
+    array(elementAlignment: 8) { entries in
+      for (key, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+        entries.structure { entry in
+          entry.string(key)
+          entry.string(value)
+        }
+      }
+    }
+  }
+
   mutating func stringVariant(_ value: String) {
     signature("s")
     string(value)

@@ -42,14 +42,7 @@ final class DirectSecretService {
   /// no session is open yet.
   func searchItems(_ attributes: [String: String], openingSession: Bool) throws(DirectFailure) -> (unlocked: [String], locked: [String]) {
     var body = DBusWriter()
-    body.array(elementAlignment: 8) { entries in
-      for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
-        entries.structure { entry in
-          entry.string(key)
-          entry.string(value)
-        }
-      }
-    }
+    body.stringDictionary(attributes)
     var calls = [serviceCall("SearchItems", signature: "a{ss}", body.bytes)]
     let opening = openingSession && session == nil
     if opening { calls.append(openSessionCall()) }
@@ -97,6 +90,22 @@ final class DirectSecretService {
       secrets = try Self.read(reply, "a{o(oayays)}") { body throws(DBusMalformed) in try body.secretDictionary() }
     }
     return secrets
+  }
+
+  /// `Properties.Set(Item, "Attributes", ...)`: what recording a check result writes (`check`). Any error
+  /// reply falls back: GDBus then unlocks and retries as it does for every write.
+  func setAttributes(of path: String, _ attributes: [String: String]) throws(DirectFailure) {
+    var body = DBusWriter()
+    body.string("org.freedesktop.Secret.Item")
+    body.string("Attributes")
+    body.signature("a{ss}")
+    body.stringDictionary(attributes)
+    let call = DBusMethodCall(
+      serial: 0, destination: Self.service, path: path, interface: "org.freedesktop.DBus.Properties", member: "Set",
+      signature: "ssv", body: body.bytes)
+    try connection.exchange(1, { _ in call }) { _, reply throws(DirectFailure) in
+      try Self.read(reply, "") { _ throws(DBusMalformed) in }
+    }
   }
 
   // MARK: Calls and replies

@@ -73,4 +73,12 @@ extension SecretServiceKeyring {
       }
     }
   }
+
+  /// `update`'s common case when recording a check result: only the attributes change, none is dropped.
+  func directSetAttributes(of path: String, _ attributes: [String: String]) throws(KeyringError) -> Bool {
+    try viaDirect { client throws(DirectFailure) -> Bool in
+      try client.setAttributes(of: path, attributes)
+      return true
+    } ?? false
+  }
 }

@@ -114,16 +114,20 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
   @discardableResult
   public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem {
     try SchemaAttribute.validate(attributes)
-    let bus = try self.bus()
-    if item.locked { try unlock([item.id], bus) }
     // Every property write makes gnome-keyring rewrite its whole file (~12 ms at 100 items): recording a
     // check result must not pay twice. mailcred derives the label from account, kind and user, so the same
     // label from the old attributes means the label is already right.
     let unchanged = Credential(attributes: item.attributes)?.label == label
+    let dropped = Set(item.attributes.keys).subtracting(attributes.keys)
+    // Recording a check result (`check`): one property write, without loading GLib.
+    if !item.locked && unchanged && dropped.isEmpty, try directSetAttributes(of: item.id, scoped(attributes)) {
+      return KeyringItem(id: item.id, attributes: attributes, locked: false)
+    }
+    let bus = try self.bus()
+    if item.locked { try unlock([item.id], bus) }
     try retryingUnlocked(bus, [item.id]) { () throws(KeyringError) in
       try bus.setAttributes(of: item.id, scoped(attributes), label: unchanged ? nil : label)
     }
-    let dropped = Set(item.attributes.keys).subtracting(attributes.keys)
     if !dropped.isEmpty {
       // KeePassXC merges a new attribute set into the old one: an attribute can be added there but never
       // removed (erasing must drop msmtp's `service=smtp`). Then the item is rewritten whole.

@@ -52,6 +52,14 @@ extension RealKeyringTests {
       #expect(read[item.id].map { $0.filter { SchemaAttribute.names.contains($0.key) } } == attributes(account))
       let secrets = try Result { () throws(DirectFailure) in try client.secrets(of: [item.id]) }.get()
       #expect(secrets[item.id]?.bytes == Array(secret.utf8))
+      // A check result written directly reads back through GDBus.
+      var checked = attributes(account)
+      checked["checked"] = "2026-12-02T06:00:00Z"
+      checked["check-result"] = "ok"
+      try Result { () throws(DirectFailure) in try client.setAttributes(of: item.id, scoped(checked)) }.get()
+      let gdbus = try SecretServiceBus(address: service.address).attributes(of: [item.id])[item.id]
+      #expect(gdbus.map { $0.filter { SchemaAttribute.names.contains($0.key) } } == checked)
+      #expect(try service.keyring.secret(of: KeyringItem(id: item.id, attributes: checked, locked: false)).bytes == Array(secret.utf8))
     }
 
     @Test(arguments: Service.allCases)
