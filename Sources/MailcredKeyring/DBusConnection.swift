@@ -45,6 +45,7 @@ final class DBusConnection {
   private var unsent: [UInt8]
   private var authenticated = false
   private static let helloSerial: UInt32 = 1
+  private static let hexDigits = Array("0123456789abcdef".utf8)
   private var nextSerial: UInt32 = 2
   private let timeoutMilliseconds: Int
 
@@ -54,8 +55,12 @@ final class DBusConnection {
     guard fd >= 0 else { throw .fallBack("socket: errno \(errno)") }
     // uid as decimal text, hex-encoded: what EXTERNAL's initial response is (the bus compares it with the
     // peer credentials of the socket). The pipelined form is what sd-bus sends: AUTH and BEGIN at once.
-    let uid = String(getuid()).utf8.map { byte in String(byte, radix: 16) }.joined()
-    unsent = [0] + Array("AUTH EXTERNAL \(uid)\r\nBEGIN\r\n".utf8)
+    var uid: [UInt8] = []
+    for digit in String(getuid()).utf8 {  // "1000" → "31303030"
+      uid.append(Self.hexDigits[Int(digit >> 4)])
+      uid.append(Self.hexDigits[Int(digit & 0xf)])
+    }
+    unsent = [0] + Array("AUTH EXTERNAL ".utf8) + uid + Array("\r\nBEGIN\r\n".utf8)
     unsent += DBusMethodCall(
       serial: Self.helloSerial, destination: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
       interface: "org.freedesktop.DBus", member: "Hello", noAutoStart: false
@@ -78,18 +83,22 @@ final class DBusConnection {
     _ count: Int, window: Int = .max, _ call: (Int) -> DBusMethodCall,
     _ handle: (Int, DBusReply) throws(DirectFailure) -> Void
   ) throws(DirectFailure) {
-    var pending: [UInt32: Int] = [:]
+    // The calls get consecutive serials from `first` on: call i is serial first + i.
+    let first = nextSerial
+    var answered = [Bool](repeating: false, count: count)
+    var pending = 0
     var made = 0
     func sendMore() throws(DirectFailure) {
-      let end = made + max(0, min(count - made, window - pending.count))
+      let end = made + max(0, min(count - made, window - pending))
       guard end > made else { return }
-      for (offset, serial) in try send((made..<end).map(call)).enumerated() { pending[serial] = made + offset }
+      try send((made..<end).map(call))
+      pending += end - made
       made = end
     }
     try sendMore()
     var deadline = Self.now() + timeoutMilliseconds
     if !authenticated { try readAuthentication(until: deadline) }
-    while !pending.isEmpty {
+    while pending > 0 {
       let length: Int?
       do throws(DBusMalformed) { length = try DBusHeader.messageLength(received.bytes) } catch {
         throw .fallBack(error.what)
@@ -109,23 +118,24 @@ final class DBusConnection {
         if header.type == DBusMessageType.error.rawValue { throw .fallBack("Hello failed") }
         continue
       }
-      guard let index = pending.removeValue(forKey: replySerial) else { continue }
+      // A reply to a call of an earlier exchange (or to nothing) is skipped.
+      guard replySerial >= first, case let index = Int(replySerial - first), index < made, !answered[index] else { continue }
+      answered[index] = true
+      pending -= 1
       try handle(index, DBusReply(header: header, bytes: message))
       deadline = Self.now() + timeoutMilliseconds
-      if pending.count <= window / 2 { try sendMore() }
+      if pending <= window / 2 { try sendMore() }
     }
   }
 
-  /// Sends `calls` in one write (after the SASL exchange and Hello, the first time). Their serials are
-  /// assigned here and returned in order.
-  private func send(_ calls: [DBusMethodCall]) throws(DirectFailure) -> [UInt32] {
+  /// Sends `calls` in one write (after the SASL exchange and Hello, the first time), numbered with the
+  /// next serials in order.
+  private func send(_ calls: [DBusMethodCall]) throws(DirectFailure) {
     var bytes = unsent
     unsent = []
-    var serials: [UInt32] = []
     for var call in calls {
       call.serial = nextSerial
       nextSerial += 1
-      serials.append(call.serial)
       bytes += call.bytes
     }
     let deadline = Self.now() + timeoutMilliseconds
@@ -140,7 +150,6 @@ final class DBusConnection {
       guard n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) else { throw .fallBack("send: errno \(errno)") }
       try wait(for: Int16(POLLOUT), until: deadline)
     }
-    return serials
   }
 
   // MARK: Plumbing

@@ -55,10 +55,10 @@ struct DBusWriter {
     fields(&self)
   }
 
-  /// `a{ss}`, sorted by key (the order GDBus's callers here use too).
+  /// `a{ss}`, in the dictionary's order (D-Bus gives a dict's entries no meaning of order).
   mutating func stringDictionary(_ dictionary: [String: String]) {
     array(elementAlignment: 8) { entries in
-      for (key, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+      for (key, value) in dictionary {
         entries.structure { entry in
           entry.string(key)
           entry.string(value)
