@@ -9,7 +9,7 @@ MANDIR = $(DESTDIR)$(PREFIX)/share/man/man1
 BASHDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHDIR = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
-SWIFT_FLAGS ?= -c release --static-swift-stdlib
+SWIFT_FLAGS ?= -c release --static-swift-stdlib --disable-local-rpath
 
 .PHONY: all build install uninstall test bench clean
 

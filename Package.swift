@@ -1,5 +1,22 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// GLib's header directories, from pkg-config (`--cflags-only-I`): headers only, not its libraries, which
+/// CGLibLazy loads on first use. A `pkgConfig:` system library would put -lgio-2.0 on every link line.
+let glibIncludes: [String] = {
+  let process = Process()
+  let output = Pipe()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["pkg-config", "--cflags-only-I", "gio-2.0"]
+  process.standardOutput = output
+  guard (try? process.run()) != nil else { return [] }
+  let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+  process.waitUntilExit()
+  return text.split(whereSeparator: \.isWhitespace).map(String.init)
+}()
+/// The same, for Swift targets that import CGLib directly or through MailcredKeyring.
+let glibSwiftSettings: [SwiftSetting] = [.unsafeFlags(glibIncludes.flatMap { ["-Xcc", $0] })]
 
 let package = Package(
   name: "mailcred",
@@ -11,7 +28,12 @@ let package = Package(
   ],
   targets: [
     // C boundaries: one system-library target per C library, shims only for what Swift cannot import.
-    .systemLibrary(name: "CGLib", pkgConfig: "gio-2.0", providers: [.apt(["libglib2.0-dev"])]),
+    // GLib's headers (libglib2.0-dev), found through `glibIncludes`.
+    .systemLibrary(name: "CGLib"),
+    // GLib dlopen()ed on first use, as COpenSSL: `get`, `list` and the git helper's `get` speak D-Bus without
+    // it (MailcredKeyring's DirectSecretService) and never map libgio, libgobject, libglib and their ~7
+    // dependencies.
+    .target(name: "CGLibLazy", dependencies: ["CGLib"], cSettings: [.unsafeFlags(glibIncludes)]),
     // OpenSSL's headers, but no link to libssl/libcrypto: lazy.c dlopen()s libssl on first use, so the
     // commands that never speak TLS (`get`, `list`, the git helper) never map it. Needs libssl-dev.
     .target(name: "COpenSSL"),
@@ -22,8 +44,9 @@ let package = Package(
     .target(name: "MailcredSystem", dependencies: ["CProcess"]),
     // Pure Swift: model, presets, protocol state machines, codecs, audit and rotation logic.
     .target(name: "MailcredCore"),
-    // The only code that imports GLib (GDBus: the Secret Service).
-    .target(name: "MailcredKeyring", dependencies: ["MailcredCore", "CGLib"]),
+    // The only code that imports GLib (GDBus: the Secret Service), and the GLib-free D-Bus client of the reads.
+    .target(
+      name: "MailcredKeyring", dependencies: ["MailcredCore", "MailcredSystem", "CGLib", "CGLibLazy"], swiftSettings: glibSwiftSettings),
     // The only code that imports OpenSSL and sockets.
     .target(name: "MailcredNet", dependencies: ["MailcredCore", "MailcredSystem", "COpenSSL"]),
     // Readers and line-exact writers of mail clients' configuration files (msmtp, mbsync, ...): pure Swift.
@@ -34,9 +57,13 @@ let package = Package(
       dependencies: [
         "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "MailcredSystem",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
+      ],
+      swiftSettings: glibSwiftSettings
     ),
     .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    // The direct D-Bus client's wire code against scripted buses (no keyring needed).
+    .testTarget(
+      name: "MailcredKeyringTests", dependencies: ["MailcredKeyring", "MailcredCore"], swiftSettings: glibSwiftSettings),
     .testTarget(
       name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
     // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.
@@ -45,7 +72,8 @@ let package = Package(
       linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
     .testTarget(
       name: "MailcredIntegrationTests",
-      dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"]
+      dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"],
+      swiftSettings: glibSwiftSettings
     ),
   ]
 )

@@ -7,8 +7,12 @@ import Foundation
 /// The store operations the git helper needs beyond `add`/`erase`, built from the store's public calls.
 extension CredentialStore {
   /// Every current `git` kind credential, newest first (the one git stored last answers first).
+  /// The keyring matches the kind itself, so the helper's `get` reads the attributes of git credentials
+  /// only, not of every mail account. (Not the state: an item without one is current.)
   func currentGitEntries() throws(MailcredError) -> [Entry] {
-    try all().filter { $0.credential.kind == .git && $0.credential.state == .current }
+    let items = try wrap { () throws(KeyringError) in try keyring.search(["kind": CredentialKind.git.rawValue]) }
+    return items.compactMap { item in Credential(attributes: item.attributes).map { Entry(credential: $0, item: item) } }
+      .filter { $0.credential.kind == .git && $0.credential.state == .current }
       .sorted { $0.credential.created > $1.credential.created }
   }
 

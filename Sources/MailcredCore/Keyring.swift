@@ -150,7 +150,9 @@ public struct UnlockPolicy: Sendable, Equatable {
   /// From the environment: a prompt when DISPLAY or WAYLAND_DISPLAY is set and MAILCRED_NO_UNLOCK is not;
   /// MAILCRED_UNLOCK_TIMEOUT (seconds) sets the wait.
   public static func from(environment: (String) -> String?) -> UnlockPolicy {
-    let display = [environment("DISPLAY"), environment("WAYLAND_DISPLAY")].contains { ($0 ?? "").isEmpty == false }
+    // Written out rather than as an array of optionals: `get` runs this on every mail, and each generic type
+    // a process uses first costs the Swift runtime a metadata lookup.
+    let display = !(environment("DISPLAY") ?? "").isEmpty || !(environment("WAYLAND_DISPLAY") ?? "").isEmpty
     let refused = (environment("MAILCRED_NO_UNLOCK") ?? "").isEmpty == false
       && environment("MAILCRED_NO_UNLOCK") != "0"
     let timeout = environment("MAILCRED_UNLOCK_TIMEOUT").flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }

@@ -30,7 +30,7 @@ func keyringError(from error: UnsafeMutablePointer<GError>) -> KeyringError {
   if domain == g_dbus_error_quark() {
     switch GDBusError(rawValue: UInt32(code)) {
     case G_DBUS_ERROR_NO_REPLY, G_DBUS_ERROR_TIMEOUT, G_DBUS_ERROR_TIMED_OUT:
-      return .unavailable("the Secret Service did not answer within \(SecretServiceBus.timeoutMilliseconds / 1000) s")
+      return noAnswerInTime()
     default: return .unavailable(message)
     }
   }
@@ -38,12 +38,17 @@ func keyringError(from error: UnsafeMutablePointer<GError>) -> KeyringError {
     // Connecting to a bus that is not there, or no bus address at all (no X11 to autolaunch one), or a
     // connection that died; a call that ran out of time.
     if code == Int32(G_IO_ERROR_TIMED_OUT.rawValue) || code == Int32(G_IO_ERROR_CANCELLED.rawValue) {
-      return .unavailable("the Secret Service did not answer within \(SecretServiceBus.timeoutMilliseconds / 1000) s")
+      return noAnswerInTime()
     }
     return .unavailable(message)
   }
   if domain == g_spawn_error_quark() { return .unavailable(message) }
   return .failed(message)
+}
+
+/// No reply within the deadline (GDBus's or the direct client's): the same words either way.
+func noAnswerInTime() -> KeyringError {
+  .unavailable("the Secret Service did not answer within \(SecretServiceBus.timeoutMilliseconds / 1000) s")
 }
 
 /// The error name of a D-Bus error reply (`org.freedesktop.Secret.Error.IsLocked`, ...), nil for an error

@@ -1,4 +1,5 @@
 import CGLib
+import CGLibLazy
 import MailcredCore
 
 /// The Secret Service D-Bus API, called directly through GDBus. libsecret is not used: it builds a proxy
@@ -21,6 +22,8 @@ final class SecretServiceBus: @unchecked Sendable {
 
   /// The session bus, or the bus at `address` (tests run a second Secret Service on a bus of its own).
   init(address: String? = nil) throws(KeyringError) {
+    // Every GLib call comes after this one (CGLibLazy).
+    if let failure = mailcred_glib_load() { throw .unavailable(String(cString: failure)) }
     let bus: OpaquePointer?
     if let address {
       let flags = GDBusConnectionFlags(

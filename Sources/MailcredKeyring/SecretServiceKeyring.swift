@@ -15,9 +15,11 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
   /// The attribute the Secret Service stores the schema name in.
   private static let schemaAttribute = "xdg:schema"
 
-  private let address: String?
-  private let unlockPolicy: UnlockPolicy
+  let address: String?
+  let unlockPolicy: UnlockPolicy
   private let connection = Mutex<SecretServiceBus?>(nil)
+  /// The GLib-free client for the common reads (see `viaDirect`).
+  let directClient = Mutex<DirectClientState>(.untried)
 
   /// `busAddress` nil is the session bus. `unlock` says whether a prompt may be shown, and how long to wait.
   public init(busAddress: String? = nil, unlock: UnlockPolicy = .never) {
@@ -29,6 +31,8 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
 
   public func lookup(_ query: [String: String]) throws(KeyringError) -> SecretBytes? {
     try SchemaAttribute.validate(query)
+    let scopedQuery = scoped(query)
+    if let secret = try viaDirect({ client throws(DirectFailure) in try client.lookup(scopedQuery) }) { return secret }
     let bus = try self.bus()
     var found = try bus.searchItems(scoped(query))
     if found.unlocked.isEmpty {
@@ -53,6 +57,7 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
 
   public func search(_ query: [String: String]) throws(KeyringError) -> [KeyringItem] {
     try SchemaAttribute.validate(query)
+    if let items = try directSearch(scoped(query)) { return items }
     let bus = try self.bus()
     var found = try bus.searchItems(scoped(query))
     if found.unlocked.isEmpty && found.locked.isEmpty {
@@ -100,6 +105,7 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
   }
 
   public func secret(of item: KeyringItem) throws(KeyringError) -> SecretBytes {
+    if !item.locked, let secret = try directSecret(of: item.id) { return secret }
     let bus = try self.bus()
     if item.locked { try unlock([item.id], bus) }
     guard let secret = try retryingUnlocked(bus, [item.id], { () throws(KeyringError) in try bus.secrets(of: [item.id]) })[item.id]
@@ -133,16 +139,20 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
   @discardableResult
   public func update(_ item: KeyringItem, attributes: [String: String], label: String) throws(KeyringError) -> KeyringItem {
     try SchemaAttribute.validate(attributes)
-    let bus = try self.bus()
-    if item.locked { try unlock([item.id], bus) }
     // Every property write makes gnome-keyring rewrite its whole file (~12 ms at 100 items): recording a
     // check result must not pay twice. mailcred derives the label from account, kind and user, so the same
     // label from the old attributes means the label is already right.
     let unchanged = Credential(attributes: item.attributes)?.label == label
+    let dropped = Set(item.attributes.keys).subtracting(attributes.keys)
+    // Recording a check result (`check`): one property write, without loading GLib.
+    if !item.locked && unchanged && dropped.isEmpty, try directSetAttributes(of: item.id, scoped(attributes)) {
+      return KeyringItem(id: item.id, attributes: attributes, locked: false)
+    }
+    let bus = try self.bus()
+    if item.locked { try unlock([item.id], bus) }
     try retryingUnlocked(bus, [item.id]) { () throws(KeyringError) in
       try bus.setAttributes(of: item.id, scoped(attributes), label: unchanged ? nil : label)
     }
-    let dropped = Set(item.attributes.keys).subtracting(attributes.keys)
     if !dropped.isEmpty {
       // KeePassXC merges a new attribute set into the old one: an attribute can be added there but never
       // removed (erasing must drop msmtp's `service=smtp`). Then the item is rewritten whole.
@@ -250,13 +260,13 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
   }
 
   /// Queries and writes carry the schema name, so mailcred sees only its own items.
-  private func scoped(_ attributes: [String: String]) -> [String: String] {
+  func scoped(_ attributes: [String: String]) -> [String: String] {
     var scoped = attributes
     scoped[Self.schemaAttribute] = SchemaAttribute.schemaName
     return scoped
   }
 
-  private func ownAttributes(_ attributes: [String: String]) -> [String: String] {
+  func ownAttributes(_ attributes: [String: String]) -> [String: String] {
     attributes.filter { SchemaAttribute.names.contains($0.key) }
   }
 }

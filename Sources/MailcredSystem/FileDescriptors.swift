@@ -59,3 +59,8 @@ public func pollDescriptors(_ requests: inout [pollfd], timeoutMilliseconds: Int
 public func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: Int32 = 0) throws(Errno) -> Int {
   try valueOrErrno { recv(fd, buffer.baseAddress, buffer.count, flags) }.get()
 }
+
+/// send(2) without SIGPIPE; how many bytes went (`Errno.again` when the socket buffer is full).
+public func sendSome(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+  try valueOrErrno { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }.get()
+}
