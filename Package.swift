@@ -33,10 +33,12 @@ let package = Package(
     // GLib dlopen()ed on first use, as COpenSSL: `get`, `list` and the git helper's `get` speak D-Bus without
     // it (MailcredKeyring's DirectSecretService) and never map libgio, libgobject, libglib and their ~7
     // dependencies.
-    .target(name: "CGLibLazy", dependencies: ["CGLib"], cSettings: [.unsafeFlags(glibIncludes)]),
+    .target(name: "CGLibLazy", dependencies: ["CGLib", "CLazyLoad"], cSettings: [.unsafeFlags(glibIncludes)]),
     // OpenSSL's headers, but no link to libssl/libcrypto: lazy.c dlopen()s libssl on first use, so the
     // commands that never speak TLS (`get`, `list`, the git helper) never map it. Needs libssl-dev.
-    .target(name: "COpenSSL"),
+    .target(name: "COpenSSL", dependencies: ["CLazyLoad"]),
+    // What both lazily loaded libraries share: dlopen + dlsym into a table once, forwarders by X-macro.
+    .target(name: "CLazyLoad"),
     // prctl(2) is variadic and cannot be called from Swift.
     .systemLibrary(name: "CProcess"),
 

@@ -8,7 +8,7 @@
 // dlsym() once. The definitions are hidden: they bind only this executable's calls, are never exported,
 // and so never interpose on GLib's calls into itself.
 #include <dlfcn.h>
-#include <pthread.h>
+#include <pthread.h>  // before the hidden-visibility headers: its declarations keep their visibility
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include "glib-lazy.h"
 #pragma GCC visibility pop
+#include "lazy-load.h"
 
 // libgio's soname since GLib 2.0; dlsym on its handle also searches libgobject and libglib.
 #define MC_LIBGIO "libgio-2.0.so.0"
@@ -86,50 +87,7 @@
   X(GVariantType *, g_variant_type_new, (const gchar *s), (s))                                         \
   V(g_variant_unref, (GVariant *v), (v))
 
-#define MC_FIELD(ret, name, params, args) ret(*name) params;
-#define MC_VFIELD(name, params, args) void(*name) params;
-static struct {
-  MC_FUNCTIONS(MC_FIELD, MC_VFIELD)
-} table;
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char failure[512];
-
-static void load(void) {
-  // RTLD_GLOBAL: GIO loads its own modules (the GSettings backend, gvfs) and they expect GLib's symbols
-  // in the global scope, as when the executable links GLib. The handle is never closed.
-  void *handle = dlopen(MC_LIBGIO, RTLD_NOW | RTLD_GLOBAL);
-  if (!handle) {
-    const char *why = dlerror();
-    snprintf(failure, sizeof failure, "cannot load GLib (%s): %s", MC_LIBGIO, why ? why : "unknown error");
-    return;
-  }
-#define MC_RESOLVE(name)                                                                              \
-  if (!(*(void **)&table.name = dlsym(handle, #name))) {                                              \
-    snprintf(failure, sizeof failure, "cannot load GLib (%s): no symbol %s", MC_LIBGIO, #name);      \
-    return;                                                                                           \
-  }
-#define MC_RESOLVE_X(ret, name, params, args) MC_RESOLVE(name)
-#define MC_RESOLVE_V(name, params, args) MC_RESOLVE(name)
-  MC_FUNCTIONS(MC_RESOLVE_X, MC_RESOLVE_V)
-}
-
-const char *mailcred_glib_load(void) {
-  pthread_once(&once, load);
-  return failure[0] ? failure : NULL;
-}
-
-// Every path into GLib starts at SecretServiceBus's initializer, which calls mailcred_glib_load() and
-// reports a failure as "keyring unavailable"; a call without it is a bug, and continuing through a NULL
-// pointer would be worse than stopping.
-static void ready(void) {
-  const char *why = mailcred_glib_load();
-  if (why) {
-    fprintf(stderr, "mailcred: %s\n", why);
-    abort();
-  }
-}
-
-#define MC_DEFINE(ret, name, params, args) ret name params { ready(); return table.name args; }
-#define MC_VDEFINE(name, params, args) void name params { ready(); table.name args; }
-MC_FUNCTIONS(MC_DEFINE, MC_VDEFINE)
+// RTLD_GLOBAL: GIO loads its own modules (the GSettings backend, gvfs) and they expect GLib's symbols in
+// the global scope, as when the executable links GLib.
+#define MC_LAZY_LOADER mailcred_glib_load
+MC_LAZY_LIBRARY("GLib", MC_LIBGIO, RTLD_NOW | RTLD_GLOBAL)

@@ -5,7 +5,7 @@
 // into itself (nor on a test binary that links libssl for its servers). The C library's headers come
 // first: what they declare keeps its default visibility (the pragma covers OpenSSL's declarations only).
 #include <dlfcn.h>
-#include <pthread.h>
+#include <pthread.h>  // before the hidden-visibility headers: its declarations keep their visibility
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #pragma GCC visibility push(hidden)
 #include "shim.h"
 #pragma GCC visibility pop
+#include "lazy-load.h"
 
 #define MC_STR2(x) #x
 #define MC_STR(x) MC_STR2(x)
@@ -64,48 +65,6 @@
   X(int, EVP_Digest, (const void *data, size_t count, unsigned char *md, unsigned int *size,          \
     const EVP_MD *type, ENGINE *impl), (data, count, md, size, type, impl))
 
-#define MC_FIELD(ret, name, params, args) ret(*name) params;
-#define MC_VFIELD(name, params, args) void(*name) params;
-static struct {
-  MC_FUNCTIONS(MC_FIELD, MC_VFIELD)
-} table;
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static char failure[512];
-
-static void load(void) {
-  void *handle = dlopen(MC_LIBSSL, RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char *why = dlerror();
-    snprintf(failure, sizeof failure, "cannot load OpenSSL (%s): %s", MC_LIBSSL, why ? why : "unknown error");
-    return;
-  }
-  // dlsym on libssl's handle also searches its dependency, libcrypto. The handle is never closed.
-#define MC_RESOLVE(name)                                                                              \
-  if (!(*(void **)&table.name = dlsym(handle, #name))) {                                              \
-    snprintf(failure, sizeof failure, "cannot load OpenSSL (%s): no symbol %s", MC_LIBSSL, #name);    \
-    return;                                                                                           \
-  }
-#define MC_RESOLVE_X(ret, name, params, args) MC_RESOLVE(name)
-#define MC_RESOLVE_V(name, params, args) MC_RESOLVE(name)
-  MC_FUNCTIONS(MC_RESOLVE_X, MC_RESOLVE_V)
-}
-
-const char *mailcred_openssl_load(void) {
-  pthread_once(&once, load);
-  return failure[0] ? failure : NULL;
-}
-
-// Reached only through a context, which the callers make after mailcred_openssl_load() succeeded; a call
-// without one is a bug, and continuing through a NULL pointer would be worse than stopping.
-static void ready(void) {
-  const char *why = mailcred_openssl_load();
-  if (why) {
-    fprintf(stderr, "mailcred: %s\n", why);
-    abort();
-  }
-}
-
-#define MC_DEFINE(ret, name, params, args) ret name params { ready(); return table.name args; }
-#define MC_VDEFINE(name, params, args) void name params { ready(); table.name args; }
-MC_FUNCTIONS(MC_DEFINE, MC_VDEFINE)
+// dlsym on libssl's handle also searches its dependency, libcrypto.
+#define MC_LAZY_LOADER mailcred_openssl_load
+MC_LAZY_LIBRARY("OpenSSL", MC_LIBSSL, RTLD_NOW | RTLD_LOCAL)

@@ -120,15 +120,8 @@ extension Mailcred {
     /// Stores the items of one file, then rewrites that file once.
     private func importItems(_ items: [ImportItem], in loaded: ClientFiles.Loaded, store: CredentialStore, tally: inout Tally) async {
       let path = loaded.path
-      // Made before anything is stored: a read-only directory fails here, with nothing changed.
-      var replacement: ClientFiles.Replacement? = nil
-      if !dryRun {
-        do { replacement = try ClientFiles.Replacement(for: path) } catch {
-          Terminal.writeError("mailcred: \(error.description)")
-          tally.failed(with: .configurationError)
-          return
-        }
-      }
+      let prepared = prepareReplacement(of: path, tally: &tally)
+      if case .failed = prepared { return }
       var moved: [ImportItem] = []
       for item in items {
         let location = "\(path):\(item.plaintext.line)"
@@ -141,31 +134,13 @@ extension Mailcred {
         }
         if await move(item, file: loaded.file, store: store, tally: &tally) { moved.append(item) }
       }
-      guard let replacement else { return }
-      guard !moved.isEmpty else {
-        replacement.discard()
-        return
-      }
-      // The file must still be the one read: an editor saving meanwhile would lose its change otherwise.
-      guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
-        replacement.discard()
-        Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
-        tally.failed(with: .temporaryFailure)
-        return
-      }
-      again.file.wipe()
+      guard case .file(let replacement) = prepared else { return }
+      guard !moved.isEmpty else { return replacement.discard() }
       var rewritten = ImportPlan.rewrite(loaded.file, items: moved)
       defer { rewritten.wipe() }
-      do {
-        try ImportJournal.record(moved, file: loaded.file, path: replacement.target)
-        try replacement.commit(rewritten.bytes, mode: loaded.facts.mode)
-      } catch {
-        replacement.discard()
-        Terminal.writeError("mailcred: \(error.description) (the secrets are stored and still in the file)")
-        tally.failed(with: .configurationError)
-        return
-      }
-      tally.files += 1
+      let journal = { () throws(ConfigError) in try ImportJournal.record(moved, file: loaded.file, path: replacement.target) }
+      guard commit(rewritten, over: loaded, with: replacement, journal: journal, unchanged: "the secrets are stored and still in the file", tally: &tally)
+      else { return }
       tally.rewritten += moved.count
       for item in moved {
         Terminal.writeOut("\(path):\(item.plaintext.line): \(item.replacementLine)\n")

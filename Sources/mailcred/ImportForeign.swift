@@ -19,14 +19,9 @@ extension Mailcred.Import {
     }
     guard !plans.isEmpty else { return }
     let path = loaded.path
-    var replacement: ClientFiles.Replacement? = nil
-    if !dryRun {
-      do { replacement = try ClientFiles.Replacement(for: path) } catch {
-        Terminal.writeError("mailcred: \(error.description)")
-        tally.failed(with: .configurationError)
-        return
-      }
-    }
+    let prepared = prepareReplacement(of: path, tally: &tally)
+    if case .failed = prepared { return }
+    let target = { if case .file(let file) = prepared { file.target } else { path } }()
     var edits: [ImportJournal.Entry] = []
     for (account, found) in plans {
       let location = "\(path):\(found.line ?? found.after)"
@@ -61,22 +56,16 @@ extension Mailcred.Import {
       note("\(location): \(found.kind.rawValue) (\(described)) is left in the keyring as it was; mailcred's copy is \(name)")
       if let replaced = found.line {
         edits.append(ImportJournal.Entry(
-          path: replacement?.target ?? path, line: replaced, written: line, prefix: "", suffix: "", quoted: false,
+          path: target, line: replaced, written: line, prefix: "", suffix: "", quoted: false,
           client: account.client.rawValue, account: name, original: loaded.file.text(ofLine: replaced), foreign: true))
       } else {
         edits.append(ImportJournal.Entry(
-          path: replacement?.target ?? path, line: found.after + 1, written: line, prefix: "", suffix: "", quoted: false,
+          path: target, line: found.after + 1, written: line, prefix: "", suffix: "", quoted: false,
           client: account.client.rawValue, account: name, added: true, foreign: true))
       }
     }
-    guard let replacement else { return }
+    guard case .file(let replacement) = prepared else { return }
     guard !edits.isEmpty else { return replacement.discard() }
-    guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
-      replacement.discard()
-      Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
-      return tally.failed(with: .temporaryFailure)
-    }
-    again.file.wipe()
     var rewritten = loaded.file
     // Bottom up, so an added line does not move the lines still to be changed; the journal gets the
     // numbers as they are once every edit is made.
@@ -88,15 +77,9 @@ extension Mailcred.Import {
       entry.line += shift
       journal.append(entry)
     }
-    do {
-      try ImportJournal.record(journal)
-      try replacement.commit(rewritten.bytes, mode: loaded.facts.mode)
-    } catch {
-      replacement.discard()
-      Terminal.writeError("mailcred: \(error.description) (the secrets are stored; the file is as it was)")
-      return tally.failed(with: .configurationError)
-    }
-    tally.files += 1
+    let record = { () throws(ConfigError) in try ImportJournal.record(journal) }
+    guard commit(rewritten, over: loaded, with: replacement, journal: record, unchanged: "the secrets are stored; the file is as it was", tally: &tally)
+    else { return }
     tally.rewritten += journal.count
     for entry in journal.sorted(by: { $0.line < $1.line }) { Terminal.writeOut("\(path):\(entry.line): \(entry.written)\n") }
   }

@@ -64,16 +64,9 @@ extension Mailcred.Import {
       let entry = ImportJournal.Entry(
         path: replacement.target, line: first, written: rewritten.text(ofLine: first), prefix: "", suffix: "", quoted: false,
         client: MailClient.git.rawValue, account: name, appended: section, foreign: true)
-      do {
-        try ImportJournal.record([entry])
-        try replacement.commit(rewritten.bytes, mode: loaded.facts.mode)
-      } catch {
-        replacement.discard()
-        Terminal.writeError("mailcred: \(error.description) (the secret is stored; the file is as it was)")
-        tally.failed(with: .configurationError)
-        continue
-      }
-      tally.files += 1
+      let record = { () throws(ConfigError) in try ImportJournal.record([entry]) }
+      guard commit(rewritten, over: loaded, with: replacement, journal: record, unchanged: "the secret is stored; the file is as it was", tally: &tally)
+      else { continue }
       tally.rewritten += 1
       Terminal.writeOut("\(path): added \(shown)\n")
     }

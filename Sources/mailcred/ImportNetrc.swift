@@ -19,13 +19,8 @@ extension Mailcred.Import {
     defer { loaded.file.wipe() }
     let secrets = NetrcFiles.netrcSecrets(loaded.file)
     if secrets.isEmpty { return note("\(path): no mail server's password to import") }
-    var replacement: ClientFiles.Replacement? = nil
-    if !dryRun {
-      do { replacement = try ClientFiles.Replacement(for: path) } catch {
-        Terminal.writeError("mailcred: \(error.description)")
-        return tally.failed(with: .configurationError)
-      }
-    }
+    let prepared = prepareReplacement(of: path, tally: &tally)
+    if case .failed = prepared { return }
     var moved: [NetrcFiles.Secret] = []
     for secret in secrets {
       let location = "\(loaded.path):\(secret.plaintext.line)"
@@ -52,14 +47,8 @@ extension Mailcred.Import {
         moved.append(secret)
       }
     }
-    guard let replacement else { return }
+    guard case .file(let replacement) = prepared else { return }
     guard !moved.isEmpty else { return replacement.discard() }
-    guard var again = try? ClientFiles.load(path), again.file.bytes == loaded.file.bytes else {
-      replacement.discard()
-      Terminal.writeError("mailcred: \(path) changed during the import: not rewritten (the secrets are stored; run import again)")
-      return tally.failed(with: .temporaryFailure)
-    }
-    again.file.wipe()
     var rewritten = loaded.file
     var journal: [ImportJournal.Entry] = []
     for secret in moved {
@@ -75,15 +64,9 @@ extension Mailcred.Import {
       rewritten.replace(line: secret.plaintext.line, with: written)
     }
     defer { rewritten.wipe() }
-    do {
-      try ImportJournal.record(journal)
-      try replacement.commit(rewritten.bytes, mode: loaded.facts.mode)
-    } catch {
-      replacement.discard()
-      Terminal.writeError("mailcred: \(error.description) (the secrets are stored and still in the file)")
-      return tally.failed(with: .configurationError)
-    }
-    tally.files += 1
+    let record = { () throws(ConfigError) in try ImportJournal.record(journal) }
+    guard commit(rewritten, over: loaded, with: replacement, journal: record, unchanged: "the secrets are stored and still in the file", tally: &tally)
+    else { return }
     tally.rewritten += moved.count
     for secret in moved {
       Terminal.writeOut("\(loaded.path):\(secret.plaintext.line): password removed; \(secret.entry.host)'s machine and login stay\n")
