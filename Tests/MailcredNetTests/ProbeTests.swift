@@ -76,7 +76,9 @@ import Testing
     #expect(result.verdict == .tlsFailed, "\(result.detail)")
     #expect(result.conclusion == .speaksSTARTTLS(port: server.port), "\(result.detail)")
     #expect(result.probes.first?.greeting?.isEmpty == false)
-    #expect(seconds < 3)
+    // Tens of milliseconds here; the bound only has to tell it from the 15 s timeout, with room for the
+    // test process's cooperative pool being held by the integration suites' blocking child processes.
+    #expect(seconds < 8)
     let text = hint(for: result, provider: nil, account: "work", user: user)
     #expect(text.contains("port \(server.port) speaks STARTTLS"), "\(text)")
     #expect(text.contains("--\(proto.rawValue)-security starttls`"), "\(text)")
