@@ -94,18 +94,26 @@ extension RealKeyringTests {
       #expect(try service.keyring.lookup(["account": account, "state": "current"])?.bytes == Array("x".utf8))
     }
 
+    /// The whole keyring on `address`, after the direct client fell back: GDBus's own verdict, unavailable.
+    private func expectUnavailableThroughGDBus(_ address: String, sourceLocation: SourceLocation = #_sourceLocation) {
+      do {
+        _ = try SecretServiceKeyring(busAddress: address).lookup(["account": "a"])
+        Issue.record("expected .unavailable", sourceLocation: sourceLocation)
+      } catch {
+        guard case .unavailable = error else {
+          Issue.record("expected .unavailable, got \(error)", sourceLocation: sourceLocation)
+          return
+        }
+      }
+    }
+
     @Test func noBusFallsBackToGDBussOwnError() throws {
       let address = "unix:path=/nonexistent/mailcred-bus"
       guard case .failure(.fallBack) = Result(catching: { () throws(DirectFailure) in try DirectSecretService(address: address) }) else {
         Issue.record("expected a fall-back")
         return
       }
-      do {
-        _ = try SecretServiceKeyring(busAddress: address).lookup(["account": "a"])
-        Issue.record("expected .unavailable")
-      } catch {
-        guard case .unavailable = error else { Issue.record("expected .unavailable, got \(error)"); return }
-      }
+      expectUnavailableThroughGDBus(address)
     }
 
     @Test func aBusWithoutASecretServiceIsUnavailable() throws {
@@ -135,12 +143,7 @@ extension RealKeyringTests {
         Issue.record("expected a fall-back (ServiceUnknown), got \(outcome)")
         return
       }
-      do {
-        _ = try SecretServiceKeyring(busAddress: address).lookup(["account": "a"])
-        Issue.record("expected .unavailable")
-      } catch {
-        guard case .unavailable = error else { Issue.record("expected .unavailable, got \(error)"); return }
-      }
+      expectUnavailableThroughGDBus(address)
     }
 
     @Test func aStoppedKeyringDaemonIsNoAnswerWithinOneDeadline() throws {
