@@ -80,6 +80,11 @@ final class DBusConnection {
   /// on this side. Replies may come in any order. Other messages (Hello's reply, the bus's NameAcquired
   /// signal) are skipped; a failed Hello is a fall-back. The deadline is GDBus's per call: no reply for
   /// that long is "no answer".
+  ///
+  /// An error from `handle` ends the handling, not the exchange: the replies still due are read (and
+  /// dropped) first, so that a fall-back never closes the connection with calls in flight. A client gone
+  /// before gnome-keyring 42 handles its OpenSession makes the daemon abort (`plain_negotiate: assertion
+  /// 'session' failed`, then g_variant_new of a NULL), and with it every program's keyring.
   func exchange(
     _ count: Int, window: Int = .max, _ call: (Int) -> DBusMethodCall,
     _ handle: (Int, DBusReply) throws(DirectFailure) -> Void
@@ -97,36 +102,50 @@ final class DBusConnection {
       made = end
     }
     try sendMore()
+    // The first error `handle` threw: from then on replies are only counted.
+    var failure: DirectFailure?
     var deadline = Self.now() + timeoutMilliseconds
-    if !authenticated { try readAuthentication(until: deadline) }
-    while pending > 0 {
-      let length: Int?
-      do throws(DBusMalformed) { length = try DBusHeader.messageLength(received.bytes) } catch {
-        throw .fallBack(error.what)
+    do throws(DirectFailure) {
+      if !authenticated { try readAuthentication(until: deadline) }
+      while pending > 0 {
+        let length: Int?
+        do throws(DBusMalformed) { length = try DBusHeader.messageLength(received.bytes) } catch {
+          throw .fallBack(error.what)
+        }
+        guard let length, received.count >= length else {
+          try fill(until: deadline)
+          continue
+        }
+        defer { received.consume(length) }
+        let message = UnsafeRawBufferPointer(rebasing: received.bytes[0..<length])
+        let header: DBusHeader
+        do throws(DBusMalformed) { header = try DBusHeader(message) } catch { throw .fallBack(error.what) }
+        guard header.type == DBusMessageType.methodReturn.rawValue || header.type == DBusMessageType.error.rawValue,
+          let replySerial = header.replySerial
+        else { continue }
+        if replySerial == Self.helloSerial {
+          if header.type == DBusMessageType.error.rawValue { throw .fallBack("Hello failed") }
+          continue
+        }
+        // A reply to a call of an earlier exchange (or to nothing) is skipped.
+        guard replySerial >= first, case let index = Int(replySerial - first), index < made, !answered[index] else { continue }
+        answered[index] = true
+        pending -= 1
+        deadline = Self.now() + timeoutMilliseconds
+        guard failure == nil else { continue }
+        do throws(DirectFailure) { try handle(index, DBusReply(header: header, bytes: message)) } catch {
+          failure = error
+          continue
+        }
+        if pending <= window / 2 { try sendMore() }
       }
-      guard let length, received.count >= length else {
-        try fill(until: deadline)
-        continue
-      }
-      defer { received.consume(length) }
-      let message = UnsafeRawBufferPointer(rebasing: received.bytes[0..<length])
-      let header: DBusHeader
-      do throws(DBusMalformed) { header = try DBusHeader(message) } catch { throw .fallBack(error.what) }
-      guard header.type == DBusMessageType.methodReturn.rawValue || header.type == DBusMessageType.error.rawValue,
-        let replySerial = header.replySerial
-      else { continue }
-      if replySerial == Self.helloSerial {
-        if header.type == DBusMessageType.error.rawValue { throw .fallBack("Hello failed") }
-        continue
-      }
-      // A reply to a call of an earlier exchange (or to nothing) is skipped.
-      guard replySerial >= first, case let index = Int(replySerial - first), index < made, !answered[index] else { continue }
-      answered[index] = true
-      pending -= 1
-      try handle(index, DBusReply(header: header, bytes: message))
-      deadline = Self.now() + timeoutMilliseconds
-      if pending <= window / 2 { try sendMore() }
+    } catch {
+      // While draining, no answer in time is still the answer (GDBus would wait as long again); a bus
+      // that broke off leaves the handler's error.
+      if case .keyring = error { throw error }
+      throw failure ?? error
     }
+    if let failure { throw failure }
   }
 
   /// Sends `calls` in one write (after the SASL exchange and Hello, the first time), numbered with the

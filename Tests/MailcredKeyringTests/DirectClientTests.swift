@@ -71,6 +71,47 @@ import Testing
     }
   }
 
+  /// gnome-keyring 42 aborts when a client is gone before it handles the client's OpenSession: a
+  /// fall-back on SearchItems' reply waits for OpenSession's before the connection closes.
+  @Test func aFallBackNeverHangsUpWithACallInFlight() throws {
+    let bus = try FakeBus(
+      answers: [
+        DBusMessages.authOK + DBusMessages.hello() + DBusMessages.nameAcquired
+          + DBusMessages.error(to: 2, "org.freedesktop.DBus.Error.Failed", "busy")
+      ],
+      late: (milliseconds: 300, bytes: DBusMessages.openSession(to: 3)))
+    let started = Date()
+    guard case .failure(.fallBack) = lookup(bus) else {
+      Issue.record("expected a fall-back")
+      return
+    }
+    #expect(!bus.clientHungUpEarly(), "closed with OpenSession unanswered")
+    #expect(Date().timeIntervalSince(started) < 2)
+  }
+
+  /// A reply that never comes while draining: no answer within the deadline (GDBus would wait as long
+  /// again), not a hang.
+  @Test func aReplyThatNeverComesWhileDrainingIsNoAnswerInTime() throws {
+    let bus = try FakeBus(
+      answers: [
+        DBusMessages.authOK + DBusMessages.hello() + DBusMessages.nameAcquired
+          + DBusMessages.error(to: 2, "org.freedesktop.DBus.Error.Failed", "busy")
+      ], thenSilent: true)
+    let connection = try DBusConnection(#require(DBusUnixAddress.parse(bus.address)), timeoutMilliseconds: 300)
+    let calls = ["SearchItems", "OpenSession"].map {
+      DBusMethodCall(serial: 0, destination: "org.freedesktop.secrets", path: "/", interface: "i", member: $0)
+    }
+    let started = Date()
+    let outcome = Result { () throws(DirectFailure) in
+      try connection.exchange(2, { calls[$0] }) { _, reply throws(DirectFailure) in
+        if reply.isError { throw .fallBack("error reply") }
+      }
+    }
+    #expect(outcome.failureValue == .keyring(noAnswerInTime()))
+    let seconds = Date().timeIntervalSince(started)
+    #expect(seconds >= 0.29 && seconds < 2, "\(seconds) s")
+  }
+
   @Test func noSocketFallsBack() {
     let result = Result { () throws(DirectFailure) in try DirectSecretService(address: "unix:path=/nonexistent/bus") }
     guard case .failure(.fallBack) = result else {

@@ -7,7 +7,9 @@ import Glibc
 
 /// A Unix socket that plays a bus for one connection: after each read of what the client sent it writes
 /// the next scripted answer; after the last it closes, or (`thenSilent`) keeps the connection open without
-/// a word until the client goes — a stopped daemon. Every wait has a bound, so a broken test cannot hang.
+/// a word until the client goes — a stopped daemon — or (`late`) writes one more answer unprompted after a
+/// while, noting whether the client was still connected then. Every wait has a bound, so a broken test
+/// cannot hang.
 final class FakeBus: @unchecked Sendable {
   let address: String
   private let path: String
@@ -15,6 +17,7 @@ final class FakeBus: @unchecked Sendable {
   private let lock = NSLock()
   private var sent: [UInt8] = []
   private let done = DispatchSemaphore(value: 0)
+  private var hungUpEarly = false
 
   /// A bus that answers each method call with `respond(call)` (nothing when nil), after accepting any
   /// SASL exchange that ends in BEGIN.
@@ -22,7 +25,10 @@ final class FakeBus: @unchecked Sendable {
     try self.init(answers: [], respond: respond)
   }
 
-  init(answers: [[UInt8]], thenSilent: Bool = false, respond: (@Sendable (DBusHeader) -> [UInt8]?)? = nil) throws {
+  init(
+    answers: [[UInt8]], thenSilent: Bool = false, late: (milliseconds: Int32, bytes: [UInt8])? = nil,
+    respond: (@Sendable (DBusHeader) -> [UInt8]?)? = nil
+  ) throws {
     path = NSTemporaryDirectory() + "mailcred-fakebus-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     address = "unix:path=\(path),guid=0123456789abcdef0123456789abcdef"
     listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -34,7 +40,7 @@ final class FakeBus: @unchecked Sendable {
     }
     guard bound == 0, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
     let thread = Thread { [self] in
-      if let respond { self.respond(respond) } else { serve(answers, thenSilent: thenSilent) }
+      if let respond { self.respond(respond) } else { serve(answers, thenSilent: thenSilent, late: late) }
     }
     thread.start()
   }
@@ -50,7 +56,13 @@ final class FakeBus: @unchecked Sendable {
     return lock.withLock { sent }
   }
 
-  private func serve(_ answers: [[UInt8]], thenSilent: Bool) {
+  /// Whether the client closed the connection before the `late` answer was due (bounded wait).
+  func clientHungUpEarly() -> Bool {
+    _ = done.wait(timeout: .now() + 10)
+    return lock.withLock { hungUpEarly }
+  }
+
+  private func serve(_ answers: [[UInt8]], thenSilent: Bool, late: (milliseconds: Int32, bytes: [UInt8])?) {
     defer { done.signal() }
     guard waitReadable(listener) else { return }
     let peer = accept(listener, nil, nil)
@@ -60,7 +72,16 @@ final class FakeBus: @unchecked Sendable {
       guard readSome(peer) else { return }
       _ = answer.withUnsafeBytes { send(peer, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
-    if thenSilent { while readSome(peer) {} }
+    if let late {
+      var entry = pollfd(fd: peer, events: Int16(POLLIN), revents: 0)
+      var byte: UInt8 = 0
+      if poll(&entry, 1, late.milliseconds) > 0, recv(peer, &byte, 1, Int32(MSG_PEEK)) <= 0 {
+        lock.withLock { hungUpEarly = true }
+        return
+      }
+      _ = late.bytes.withUnsafeBytes { send(peer, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+    if thenSilent || late != nil { while readSome(peer) {} }
   }
 
   private func respond(_ respond: (DBusHeader) -> [UInt8]?) {

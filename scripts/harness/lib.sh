@@ -80,9 +80,11 @@ load_env() {
 
 # keyring_start DIR: start gnome-keyring-daemon on the private bus, unlocking (creating on first run) the
 # login collection with the throwaway master password in DIR/keyring-master. The password reaches the daemon
-# on stdin only. --daemonize returns before the daemon owns org.freedesktop.secrets, so poll ReadAlias
-# ("default") until it answers the login collection (the bus has no service files: an early call gets
-# ServiceUnknown instead of activating a second daemon). The daemon's pid comes from the bus.
+# on stdin only. It runs in the foreground (in the background of this shell, in a session of its own), not
+# with --daemonize: a daemonized gnome-keyring logs only to syslog, which a test machine may lack, and its
+# criticals — and the g_error it aborts with — are what tells why it died (DIR/logs/gnome-keyring.log).
+# Poll ReadAlias("default") until it answers the login collection (the bus has no service files: an early
+# call gets ServiceUnknown instead of activating a second daemon). The daemon's pid comes from the bus.
 # Closes every descriptor above 2 in the current (sub)shell.
 close_inherited_fds() {
   local fd
@@ -94,17 +96,22 @@ close_inherited_fds() {
 }
 
 keyring_start() {
-  local dir=$1 pid
+  local dir=$1 pid started
   (
     load_env "$dir"
     unset GNOME_KEYRING_CONTROL SSH_AUTH_SOCK  # never reach a keyring daemon outside DIR
     # The daemon outlives this script: it must not inherit any descriptor of our caller's (Foundation's
     # Process, in the Swift tests, learns that a child exited when a socket shared with it closes).
     close_inherited_fds
-    exec gnome-keyring-daemon --unlock --components=secrets --daemonize \
+    exec setsid gnome-keyring-daemon --unlock --components=secrets --foreground \
       <"$dir/keyring-master" >>"$dir/logs/gnome-keyring.log" 2>&1
-  ) || { log "gnome-keyring-daemon failed to start"; return 1; }
-  pid=$(load_env "$dir"; "$PY" "$HARNESS_DIR/secret-service.py" wait "${KEYRING_DEADLINE:-10}") || return 1
+  ) &
+  started=$!
+  if ! pid=$(load_env "$dir"; "$PY" "$HARNESS_DIR/secret-service.py" wait "${KEYRING_DEADLINE:-10}"); then
+    kill -KILL "$started" 2>/dev/null || true
+    log "gnome-keyring-daemon failed to start: $(tail -n 3 "$dir/logs/gnome-keyring.log" 2>/dev/null | tr '\n' ' ')"
+    return 1
+  fi
   record_pid "$dir" gnome-keyring-daemon "$pid"
 }
 
