@@ -83,6 +83,7 @@
   X(GVariant *, g_variant_new_string, (const gchar *s), (s))                                           \
   X(GVariant *, g_variant_new_tuple, (GVariant *const *c, gsize n), (c, n))                            \
   X(GVariant *, g_variant_new_variant, (GVariant *v), (v))                                             \
+  X(GVariant *, g_variant_ref_sink, (GVariant *v), (v))                                                \
   V(g_variant_type_free, (GVariantType *t), (t))                                                       \
   X(GVariantType *, g_variant_type_new, (const gchar *s), (s))                                         \
   V(g_variant_unref, (GVariant *v), (v))

@@ -3,8 +3,9 @@ import MailcredCore
 /// The Secret Service reads that `get`, `list` and the git helper's `get` make, spoken straight on the bus
 /// socket (`DBusConnection`) so that those commands never load GLib: SearchItems, the items' Attributes,
 /// OpenSession "plain" and GetSecrets — the calls `SecretServiceBus` makes, in the same order, with the
-/// same deadline. Independent calls go out together (SearchItems with OpenSession; every Attributes read),
-/// so `get` is two round trips including the connection's SASL exchange and Hello.
+/// same deadline. Independent calls go out together (every Attributes read; SearchItems with OpenSession once
+/// the connection is registered), so `get` is three round trips including the connection's SASL exchange
+/// and Hello: SearchItems, OpenSession, GetSecrets.
 ///
 /// It handles only the common case. Anything else — a locked item, nothing found, two current items, a
 /// reply of another shape, an error other than GetSecrets' — is `.fallBack`, and `SecretServiceKeyring`
@@ -19,6 +20,9 @@ final class DirectSecretService {
 
   private let connection: DBusConnection
   private var session: String?
+  /// Whether the service has answered a SearchItems on this connection: proof that gnome-keyring has
+  /// registered the connection as a client (see `SecretServiceBus.registered`). OpenSession waits for it.
+  private var registered = false
 
   /// The bus at `address`, or the session bus (nil). `.fallBack` when the address is one only GDBus
   /// speaks, or the socket cannot be reached.
@@ -30,7 +34,7 @@ final class DirectSecretService {
   }
 
   /// The secret of the one unlocked item matching `attributes` (`SecretServiceKeyring.lookup`'s common
-  /// case): SearchItems and OpenSession together, then GetSecrets.
+  /// case): SearchItems, OpenSession, then GetSecrets.
   func lookup(_ attributes: [String: String]) throws(DirectFailure) -> SecretBytes {
     let found = try searchItems(attributes, openingSession: true)
     guard found.unlocked.count == 1 else { throw .fallBack("not exactly one unlocked item") }
@@ -38,13 +42,18 @@ final class DirectSecretService {
     return secret
   }
 
-  /// `SearchItems`; OpenSession goes out with it when asked (a read of secrets is likely to follow) and
-  /// no session is open yet.
+  /// `SearchItems`; OpenSession goes out with it when asked (a read of secrets is likely to follow), no
+  /// session is open yet, and the connection is registered. On a new connection OpenSession waits for
+  /// SearchItems' answer: gnome-keyring 42-50 may handle a new client's first calls before it has
+  /// registered the client, and an OpenSession handled then aborts the daemon (upstream issues 190, 196:
+  /// `plain_negotiate: assertion 'session' failed`, then g_variant_new of a NULL), measured here with six
+  /// programs writing one account at once. A SearchItems handled then only fails (UnknownMethod): a
+  /// fall-back, and GDBus asks again.
   func searchItems(_ attributes: [String: String], openingSession: Bool) throws(DirectFailure) -> (unlocked: [String], locked: [String]) {
     var body = DBusWriter()
     body.stringDictionary(attributes)
     var calls = [serviceCall("SearchItems", signature: "a{ss}", body.bytes)]
-    let opening = openingSession && session == nil
+    let opening = openingSession && session == nil && registered
     if opening { calls.append(openSessionCall()) }
     var found: (unlocked: [String], locked: [String]) = ([], [])
     try connection.exchange(calls.count, { calls[$0] }) { index, reply throws(DirectFailure) in
@@ -53,6 +62,7 @@ final class DirectSecretService {
         return
       }
       found = try Self.read(reply, "aoao") { body throws(DBusMalformed) in (try body.objectPaths(), try body.objectPaths()) }
+      registered = true
     }
     return found
   }
@@ -75,6 +85,7 @@ final class DirectSecretService {
   /// keyring error GDBus would report for it.
   func secrets(of paths: [String]) throws(DirectFailure) -> [String: SecretBytes] {
     if session == nil {
+      guard registered else { throw .fallBack("OpenSession before the service answered a SearchItems") }
       try connection.exchange(1, { _ in openSessionCall() }) { _, reply throws(DirectFailure) in
         session = try Self.sessionPath(reply)
       }

@@ -19,6 +19,16 @@ final class SecretServiceBus: @unchecked Sendable {
 
   let connection: OpaquePointer
   private var session: String?
+  /// Whether the service has answered a SearchItems on this connection. gnome-keyring (42 to 50 at least;
+  /// upstream issues 190, 196) registers a new client from an idle callback that its method dispatch can
+  /// beat: a call handled before it finds no client record. SearchItems then fails with UnknownMethod;
+  /// OpenSession aborts the whole daemon (`plain_negotiate: assertion 'session' failed`, then g_variant_new
+  /// of a NULL), ReadAlias answers "/" (no default collection) — measured here with six programs writing one
+  /// account at once. A SearchItems answered proves the record exists, and it stays until the connection
+  /// closes, so every other call waits for one (`call`).
+  private var registered = false
+  /// How often a SearchItems refused for that reason is asked again, a few milliseconds apart.
+  private static let registrationRetries = 5
 
   /// The session bus, or the bus at `address` (tests run a second Secret Service on a bus of its own).
   init(address: String? = nil) throws(KeyringError) {
@@ -43,9 +53,23 @@ final class SecretServiceBus: @unchecked Sendable {
 
   /// `SearchItems`: the matching item paths, unlocked and locked.
   func searchItems(_ attributes: [String: String]) throws(KeyringError) -> (unlocked: [String], locked: [String]) {
-    let reply = try call(Self.servicePath, Self.serviceInterface, "SearchItems", [stringDictionary(attributes)])
-    defer { g_variant_unref(reply) }
-    return (objectPaths(child(reply, 0)), objectPaths(child(reply, 1)))
+    var attempt = 0
+    while true {
+      let reply: OpaquePointer
+      do throws(KeyringError) {
+        reply = try call(Self.servicePath, Self.serviceInterface, "SearchItems", [stringDictionary(attributes)])
+      } catch {
+        // The Service object does not vanish: UnknownMethod here, before any answer, is the registration
+        // race (`registered`); the idle that registers the client runs within a main-loop iteration.
+        guard error == .itemVanished, !registered, attempt < Self.registrationRetries else { throw error }
+        attempt += 1
+        usleep(UInt32(5_000 * attempt))
+        continue
+      }
+      defer { g_variant_unref(reply) }
+      registered = true
+      return (objectPaths(child(reply, 0)), objectPaths(child(reply, 1)))
+    }
   }
 
   /// `GetSecrets` for the given unlocked items, as raw bytes. The reply's copy is wiped before release.
@@ -206,8 +230,16 @@ final class SecretServiceBus: @unchecked Sendable {
     return unboxed(child(reply, 0))
   }
 
-  /// A synchronous call with the deadline; the arguments' floating references are consumed.
+  /// A synchronous call with the deadline; the arguments' floating references are consumed. The first
+  /// call of a connection other than SearchItems is preceded by a SearchItems that matches nothing, so
+  /// that the service has registered this client before it handles the call (`registered`).
   func call(_ path: String, _ interface: String, _ method: String, _ arguments: [OpaquePointer]) throws(KeyringError) -> OpaquePointer {
+    if !registered && method != "SearchItems" {
+      do throws(KeyringError) { _ = try searchItems(["xdg:schema": "org.mailcred.RegistrationProbe"]) } catch {
+        g_variant_unref(g_variant_ref_sink(tuple(arguments)))  // the arguments' floating references
+        throw error
+      }
+    }
     let parameters = tuple(arguments)
     let reply = try throwingGError { error in
       g_dbus_connection_call_sync(
