@@ -117,27 +117,9 @@ extension RealKeyringTests {
     }
 
     @Test func aBusWithoutASecretServiceIsUnavailable() throws {
-      let directory = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("bus")).path
-      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      defer { try? FileManager.default.removeItem(atPath: directory) }
-      let socket = directory + "/bus"
-      let config = directory + "/bus.conf"
-      try """
-        <busconfig><type>session</type><listen>unix:path=\(socket)</listen><auth>EXTERNAL</auth>
-        <policy context="default"><allow send_destination="*"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-      let daemon = Process()
-      daemon.executableURL = URL(fileURLWithPath: "/usr/bin/dbus-daemon")
-      daemon.arguments = ["--config-file=\(config)", "--nofork", "--nopidfile"]
-      try daemon.run()
-      defer {
-        // SIGKILL: a child of the test runner inherits its blocked SIGTERM.
-        kill(daemon.processIdentifier, SIGKILL)
-        daemon.waitUntilExit()
-      }
-      let started = Date()
-      while !FileManager.default.fileExists(atPath: socket) && Date().timeIntervalSince(started) < 5 { usleep(20_000) }
-      let address = "unix:path=\(socket)"
+      let bus = try PrivateBus("bus")
+      defer { withExtendedLifetime(bus) {} }  // the daemon lives until the test ends
+      let address = bus.address
       let outcome = Result { () throws(DirectFailure) in try DirectSecretService(address: address).lookup(scoped(["account": "a"])) }
       guard case .failure(.fallBack) = outcome else {
         Issue.record("expected a fall-back (ServiceUnknown), got \(outcome)")

@@ -15,26 +15,9 @@ import Testing
 struct RegistrationRaceTests {
   /// A private dbus-daemon with the racy service on it; `body` gets its address and the violations file.
   func withRacyService(_ body: (String, String) throws -> Void) throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("racy")).path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let socket = directory + "/bus"
-    try """
-      <busconfig><type>session</type><listen>unix:path=\(socket)</listen><auth>EXTERNAL</auth>
-      <policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_sender="*"/></policy></busconfig>
-      """.write(toFile: directory + "/bus.conf", atomically: true, encoding: .utf8)
-    let daemon = Process()
-    daemon.executableURL = URL(fileURLWithPath: "/usr/bin/dbus-daemon")
-    daemon.arguments = ["--config-file=\(directory)/bus.conf", "--nofork", "--nopidfile"]
-    try daemon.run()
-    defer {
-      // SIGKILL: a child of the test runner inherits its blocked SIGTERM.
-      kill(daemon.processIdentifier, SIGKILL)
-      daemon.waitUntilExit()
-    }
-    let address = "unix:path=\(socket)"
-    var started = Date()
-    while !FileManager.default.fileExists(atPath: socket) && Date().timeIntervalSince(started) < 5 { usleep(20_000) }
+    let bus = try PrivateBus("racy")
+    defer { withExtendedLifetime(bus) {} }  // the daemon lives until the test ends
+    let address = bus.address, directory = bus.directory
     let ready = directory + "/ready", violations = directory + "/violations"
     let service = Process()
     service.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -44,7 +27,7 @@ struct RegistrationRaceTests {
       kill(service.processIdentifier, SIGKILL)
       service.waitUntilExit()
     }
-    started = Date()
+    let started = Date()
     while !FileManager.default.fileExists(atPath: ready) && Date().timeIntervalSince(started) < 10 { usleep(20_000) }
     try #require(FileManager.default.fileExists(atPath: ready), "the racy Secret Service did not start")
     try body(address, violations)
