@@ -132,7 +132,7 @@ extension RealKeyringTests {
       let account = Harness.uniqueName("stopped")
       let item = try SecretServiceKeyring().create(attributes: attributes(account), label: account, secret: SecretBytes(taking: Array("y".utf8)))
       defer { try? SecretServiceKeyring().delete(item) }
-      let pid = try #require(Self.recordedPid("gnome-keyring-daemon"))
+      let pid = try #require(Harness.recordedPid("gnome-keyring-daemon"))
       #expect(kill(pid, SIGSTOP) == 0)
       var continued = false
       defer { if !continued { kill(pid, SIGCONT) } }
@@ -148,16 +148,6 @@ extension RealKeyringTests {
       kill(pid, SIGCONT)
       continued = true
       #expect(try SecretServiceKeyring().lookup(["account": account, "state": "current"])?.bytes == Array("y".utf8))
-    }
-
-    /// A process the test environment started, from DIR/pids ("LABEL PID STARTTIME" lines).
-    static func recordedPid(_ label: String) -> pid_t? {
-      guard let directory = Harness.directory, let pids = try? String(contentsOfFile: directory + "/pids", encoding: .utf8) else { return nil }
-      for line in pids.split(separator: "\n") {
-        let fields = line.split(separator: " ")
-        if fields.count >= 2, fields[0] == label, let pid = pid_t(fields[1]) { return pid }
-      }
-      return nil
     }
   }
 }

@@ -140,6 +140,20 @@ enum Harness {
     #expect(result.status == 0, "keepassxc \(command) failed: \(result.stderr)")
   }
 
+  /// A process the test environment started ("LABEL PID STARTTIME" lines of DIR/pids): the newest one still
+  /// alive, since a fault test may have killed and restarted it.
+  static func recordedPid(_ label: String) -> pid_t? {
+    guard let directory, let pids = try? String(contentsOfFile: directory + "/pids", encoding: .utf8) else { return nil }
+    var found: pid_t?
+    for line in pids.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      if fields.count >= 2, fields[0] == label, let pid = pid_t(fields[1]), FileManager.default.fileExists(atPath: "/proc/\(pid)") {
+        found = pid
+      }
+    }
+    return found
+  }
+
   /// A unique name per test so that a failure leaves nothing that breaks the next test.
   static func uniqueName(_ prefix: String) -> String {
     "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"

@@ -116,16 +116,6 @@ extension RealKeyringTests {
     }
 
     /// The harness's gnome-keyring-daemon, as recorded by scripts/test-env.
-    func daemonPid() throws -> pid_t? {
-      let pids = try String(contentsOfFile: try #require(Harness.directory) + "/pids", encoding: .utf8)
-      // The newest live one: a fault test may have killed and restarted it.
-      var found: pid_t?
-      for line in pids.split(separator: "\n") {
-        let fields = line.split(separator: " ")
-        if fields.count >= 2, fields[0] == "gnome-keyring-daemon", let pid = pid_t(fields[1]),
-          FileManager.default.fileExists(atPath: "/proc/\(pid)") { found = pid }
-      }
-      return found
-    }
+    func daemonPid() throws -> pid_t? { Harness.recordedPid("gnome-keyring-daemon") }
   }
 }
