@@ -82,9 +82,8 @@ final class DBusConnection {
   /// that long is "no answer".
   ///
   /// An error from `handle` ends the handling, not the exchange: the replies still due are read (and
-  /// dropped) first, so that a fall-back never closes the connection with calls in flight. A client gone
-  /// before gnome-keyring 42 handles its OpenSession makes the daemon abort (`plain_negotiate: assertion
-  /// 'session' failed`, then g_variant_new of a NULL), and with it every program's keyring.
+  /// dropped) first, so that a fall-back never closes the connection with calls in flight and leaves the
+  /// service answering a client that is gone while GDBus asks it all again.
   func exchange(
     _ count: Int, window: Int = .max, _ call: (Int) -> DBusMethodCall,
     _ handle: (Int, DBusReply) throws(DirectFailure) -> Void

@@ -44,11 +44,8 @@ final class DirectSecretService {
 
   /// `SearchItems`; OpenSession goes out with it when asked (a read of secrets is likely to follow), no
   /// session is open yet, and the connection is registered. On a new connection OpenSession waits for
-  /// SearchItems' answer: gnome-keyring 42-50 may handle a new client's first calls before it has
-  /// registered the client, and an OpenSession handled then aborts the daemon (upstream issues 190, 196:
-  /// `plain_negotiate: assertion 'session' failed`, then g_variant_new of a NULL), measured here with six
-  /// programs writing one account at once. A SearchItems handled then only fails (UnknownMethod): a
-  /// fall-back, and GDBus asks again.
+  /// SearchItems' answer (gnome-keyring's registration race: `SecretServiceBus.registered`). A SearchItems
+  /// the race refused (UnknownMethod) is a fall-back, and GDBus asks again.
   func searchItems(_ attributes: [String: String], openingSession: Bool) throws(DirectFailure) -> (unlocked: [String], locked: [String]) {
     var body = DBusWriter()
     body.stringDictionary(attributes)
