@@ -51,30 +51,33 @@ let package = Package(
       name: "MailcredKeyring", dependencies: ["MailcredCore", "MailcredSystem", "CGLib", "CGLibLazy"], swiftSettings: glibSwiftSettings),
     // The only code that imports OpenSSL and sockets.
     .target(name: "MailcredNet", dependencies: ["MailcredCore", "MailcredSystem", "COpenSSL"]),
+    // The command line's spelling of the core's advice (commands and options as data): one table, shared by
+    // the CLI and the tests that compare what users read.
+    .target(name: "MailcredSpelling", dependencies: ["MailcredCore"]),
     // Readers and line-exact writers of mail clients' configuration files (msmtp, mbsync, ...): pure Swift.
     .target(name: "MailcredConfig", dependencies: ["MailcredCore"]),
     // Thin CLI.
     .executableTarget(
       name: "mailcred",
       dependencies: [
-        "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "MailcredSystem",
+        "MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredConfig", "MailcredSystem", "MailcredSpelling",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: glibSwiftSettings
     ),
-    .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore"]),
+    .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore", "MailcredSpelling"]),
     // The direct D-Bus client's wire code against scripted buses (no keyring needed).
     .testTarget(
       name: "MailcredKeyringTests", dependencies: ["MailcredKeyring", "MailcredCore"], swiftSettings: glibSwiftSettings),
     .testTarget(
-      name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore"], exclude: ["Fixtures"]),
+      name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore", "MailcredSpelling"], exclude: ["Fixtures"]),
     // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.
     .testTarget(
-      name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore", "MailcredSystem"],
+      name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore", "MailcredSystem", "MailcredSpelling"],
       linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
     .testTarget(
       name: "MailcredIntegrationTests",
-      dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet"],
+      dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredSpelling"],
       swiftSettings: glibSwiftSettings
     ),
   ]

@@ -24,8 +24,11 @@ public struct DoctorContext: Sendable {
   public var files: [String: FileFacts]
   /// False when the store could not be read: `mailcred get NAME` lines are then not judged.
   public var storeReadable = true
+  /// Writes the commands the findings suggest (the CLI's `CommandLineSpelling`).
+  public var speller: any AdviceSpeller
 
-  public init(credentials: [Credential], mbsyncVersion: (Int, Int)?, now: Date, files: [String: FileFacts] = [:]) {
+  public init(credentials: [Credential], mbsyncVersion: (Int, Int)?, now: Date, files: [String: FileFacts] = [:], speller: any AdviceSpeller) {
+    self.speller = speller
     self.credentials = credentials
     self.mbsyncVersion = mbsyncVersion
     self.now = now
@@ -53,14 +56,14 @@ public enum Doctor {
     var out: [Finding] = []
     var syntax = LineSyntax(client: account.client, account: account)
     if let version = context.mbsyncVersion, version >= (1, 5) { syntax.mbsyncTypeKeyword = "TLSType" }
-    func add(_ severity: Finding.Severity, _ code: String, _ line: Int?, _ message: String, fix: String? = nil, action: Finding.FixAction? = nil, path: String? = nil) {
+    func add(_ severity: Finding.Severity, _ code: String, _ line: Int?, _ advice: Advice, fix: String? = nil, action: Finding.FixAction? = nil, path: String? = nil) {
+      let message = advice.spelled(by: context.speller)
       // A replacement keeps the old line's indentation; an added line takes the account line's.
       let fixLine = fix.map { text in line.map { syntax.indent(of: $0, in: file) + text } ?? text }
       out.append(Finding(severity, code, client: account.client, account: account.name, path: path ?? account.path, line: line, message, fix: fixLine, action: action))
     }
     let host = account.host?.value.lowercased()
     let port = account.effectivePort
-    let portLine = account.port?.line ?? account.host?.line ?? account.line
 
     // Port against encryption: the classic "465 with STARTTLS" that hangs until a timeout.
     if account.tunnel == nil {
@@ -131,20 +134,20 @@ public enum Doctor {
       let place = account.placement(of: account.authMethod?.line)
       add(.error, "auth-method", place.line,
           "\(provider.name) refuses passwords and app passwords for SMTP/IMAP since 16 Sept 2024: OAuth2 is needed "
-            + "(`mailcred authorize \(mailcredAccountName(for: account.name)) --provider \(provider.id)`)",
+            + "(`\(command: .authorize(mailcredAccountName(for: account.name), .provider(provider.id)))`)",
           fix: syntax.oauthLine, action: place.action)
     }
 
     // A `secret-tool lookup` command: another program's keyring item, which `import` copies into mailcred.
     if let foreign = ForeignSecrets.source(of: account), foreign.kind == .secretTool, let line = foreign.line {
       add(.info, "foreign-keyring-item", line,
-          "the password comes from `secret-tool lookup` (another program's keyring item): `mailcred import \(account.path)` stores it as a checked mailcred credential, leaves the item in place",
+          "the password comes from `secret-tool lookup` (another program's keyring item): `\(command: .import(account.path))` stores it as a checked mailcred credential, leaves the item in place",
           fix: ForeignSecrets.commandLine(for: account, name: mailcredAccountName(for: account.name), file: file, at: line).trimmingCharacters(in: [" ", "\t"]))
     }
 
     if let foreign = ForeignSecrets.source(of: account), foreign.kind == .gitLibsecret {
       add(.info, "foreign-keyring-item", account.line,
-          "git's credential helper libsecret keeps this password: `mailcred import git` stores it as a checked mailcred credential, leaves libsecret's item in place, and adds a [credential \"smtp://\(account.host?.value ?? "HOST"):\(account.effectivePort)\"] section naming mailcred")
+          "git's credential helper libsecret keeps this password: `\(command: .import("git"))` stores it as a checked mailcred credential, leaves libsecret's item in place, and adds a [credential \"smtp://\(account.host?.value ?? "HOST"):\(account.effectivePort)\"] section naming mailcred")
     }
 
     // Where the secret is.
@@ -154,8 +157,8 @@ public enum Doctor {
       let planned = ImportPlan.item(plaintext, owner: owner, user: account.name, file: home)
       out.append(Finding(
         .error, "plaintext-secret", client: account.client, account: account.name, path: plaintext.path, line: plaintext.line,
-        "plaintext \(plaintext.keyword) in the file (`mailcred import \(plaintext.path)` moves it into the keyring)"
-          + (planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""),
+        ("plaintext \(plaintext.keyword) in the file (`\(command: .import(plaintext.path))` moves it into the keyring)" as Advice)
+          .spelled(by: context.speller) + (planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""),
         fix: planned.replacementLine, action: .replace))
       let secret = plaintext.secret(in: home)
       let (first, last) = secret.withUnsafeBytes { ($0.first, $0.last) }
@@ -183,7 +186,7 @@ public enum Doctor {
         out += referenceFindings(account, command: Setting(match.account, path: account.path, line: account.line), name: match.account, context: context, syntax: syntax, file: file)
       } else {
         add(.error, "missing-credential", account.line,
-            "git's credential helper is mailcred, but no stored credential is for \(user ?? "any user") on \(endpoint.hostAndPort) (`mailcred add NAME --user USER --smtp \(endpoint.hostAndPort)`)")
+            "git's credential helper is mailcred, but no stored credential is for \(user ?? "any user") on \(endpoint.hostAndPort) (`\(command: .init(.add, "NAME", [.user("USER"), .server(.smtp, endpoint.hostAndPort)]))`)")
       }
     }
     return out
@@ -193,11 +196,11 @@ public enum Doctor {
   static func referenceFindings(_ account: ClientAccount, command: Setting<String>, name: String, context: DoctorContext, syntax: LineSyntax, file: ConfigFile) -> [Finding] {
     var out: [Finding] = []
     guard context.storeReadable else { return out }
-    func add(_ severity: Finding.Severity, _ code: String, _ message: String) {
-      out.append(Finding(severity, code, client: account.client, account: account.name, path: command.path, line: command.line, message))
+    func add(_ severity: Finding.Severity, _ code: String, _ advice: Advice) {
+      out.append(Finding(severity, code, client: account.client, account: account.name, path: command.path, line: command.line, advice.spelled(by: context.speller)))
     }
     guard let credential = context.credentials.first(where: { $0.account == name && $0.state == .current }) else {
-      add(.error, "missing-credential", "`mailcred get \(name)` names no stored credential (`mailcred list`; `mailcred add \(name) ...`)")
+      add(.error, "missing-credential", "`\(command: .get(name))` names no stored credential (`\(command: .list)`; `\(command: .init(.add, name)) ...`)")
       return out
     }
     if let user = account.user?.value, user != credential.user {
@@ -208,10 +211,10 @@ public enum Doctor {
       add(.warning, "host-mismatch", "the client connects to \(host) but mailcred's \(name) was checked against \(stored.host)")
     }
     if case .expired(let days) = ExpiryStatus(expires: credential.expires, now: context.now) {
-      add(.error, "credential-expired", "mailcred's \(name) expired \(days) days ago (`mailcred rotate \(name)`)")
+      add(.error, "credential-expired", "mailcred's \(name) expired \(days) days ago (`\(command: .rotate(name))`)")
     }
     if let result = credential.checkResult, let verdict = CheckClass(rawValue: result), verdict.isRejection {
-      add(.error, "credential-rejected", "mailcred's \(name) was last rejected by the server (\(result)); `mailcred check \(name)`")
+      add(.error, "credential-rejected", "mailcred's \(name) was last rejected by the server (\(result)); `\(command: .check(name))`")
     }
     if credential.kind == .oauth2, account.authMethod.map({ !$0.value.contains("xoauth2") && !$0.value.contains("oauthbearer") }) ?? true {
       add(.error, "auth-method", "mailcred's \(name) is an OAuth2 token: the client must use XOAUTH2 (\(syntax.oauthLine))")
@@ -300,7 +303,6 @@ public enum ClientConfig {
     case .neomutt:
       let config = NeomuttConfig(file, loader: loader)
       return (config.accounts, config.files)
-    default: return ([], [file.path: file])
     }
   }
 }

@@ -130,15 +130,19 @@ public enum NetrcFiles {
   }
 
   /// One error finding per entry: where, for whom, and what to do instead.
-  public static func findings(_ entries: [Entry], path: String, facts: DoctorContext.FileFacts?, importable: Bool = false) -> [Finding] {
+  /// `speller` writes the commands they suggest.
+  public static func findings(
+    _ entries: [Entry], path: String, facts: DoctorContext.FileFacts?, importable: Bool = false, speller: some AdviceSpeller
+  ) -> [Finding] {
     var out = entries.map { entry in
-      let who = "plaintext password for \(entry.user ?? "a user") on \(entry.host)\(entry.port.map { ":\($0)" } ?? "")"
+      let who: Advice = "plaintext password for \(entry.user ?? "a user") on \(entry.host)\(entry.port.map { ":\($0)" } ?? "")"
       // netrc/authinfo: import moves it (only the password pair goes); git-credentials: by hand.
       return Finding(
         .error, "plaintext-secret", path: path, line: entry.line,
-        importable && entry.user != nil
-          ? who + ": `mailcred import \(path)` stores it (checked live) and removes only its `password` pair; machine and login stay"
-          : who + ": store it with `mailcred add NAME --user \(entry.user ?? "USER") --smtp \(entry.host)` (or --imap), point the client at mailcred, then delete this entry")
+        (importable && entry.user != nil
+          ? who + ": `\(command: .import(path))` stores it (checked live) and removes only its `password` pair; machine and login stay"
+          : who + ": store it with `\(command: .init(.add, "NAME", [.user(entry.user ?? "USER"), .server(.smtp, entry.host)]))` "
+            + "(or \(option: .server(.imap, nil))), point the client at mailcred, then delete this entry").spelled(by: speller))
     }
     if !entries.isEmpty, let facts {
       if facts.mode & 0o077 != 0 {

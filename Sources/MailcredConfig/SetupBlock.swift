@@ -3,12 +3,12 @@ import MailcredCore
 /// A configuration block for a stored credential, as each client wants it: the right port and
 /// encryption, the mailcred command for the secret, XOAUTH2 for an OAuth2 credential.
 public enum SetupBlock {
-  public enum Problem: Error, Equatable, CustomStringConvertible {
+  public enum Problem: Error, Equatable {
     case needs(MailProtocol, String)
-    public var description: String {
+    public var message: Advice {
       switch self {
       case .needs(let proto, let account):
-        return "\(account) has no \(proto.rawValue.uppercased()) server (`mailcred add \(account) --replace --\(proto.rawValue) HOST[:PORT] ...`)"
+        return "\(account) has no \(proto.rawValue.uppercased()) server (`\(command: .init(.add, account, [.replace, .server(proto, "HOST[:PORT]")])) ...`)"
       }
     }
   }

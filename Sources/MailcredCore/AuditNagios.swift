@@ -36,12 +36,14 @@ public struct NagiosReport: Sendable, Equatable {
     self.text = text
   }
 
-  public init(_ rows: [AuditRow], now: Date, warnDays: Int, critDays: Int, offline: Bool) {
+  /// `speller` writes the commands the problem lines name (rotate, authorize, ...).
+  public init(_ rows: [AuditRow], now: Date, warnDays: Int, critDays: Int, offline: Bool, speller: some AdviceSpeller) {
     var counts = (ok: 0, rejected: 0, expired: 0, expiring: 0, unverified: 0, idle: 0)
     var state = State.ok
-    var problems: [String] = []
+    var problems: [Advice] = []
     var soonest: Int?
     var idleMost = 0
+    var interrupted = false
     for row in rows where row.credential.state == .current {
       let c = row.credential
       var rowState = State.ok
@@ -61,12 +63,12 @@ public struct NagiosReport: Sendable, Equatable {
       case .expired:
         counts.expired += 1
         rowState = .critical
-        problems.append("\(c.account): \(row.expiry) — `mailcred rotate \(c.account)`")
+        problems.append("\(c.account): \(row.expiry) — `\(command: .rotate(c.account))`")
       case .expiresSoon(let days):
         counts.expiring += 1
         soonest = min(soonest ?? days, days)
         rowState = max(rowState, days <= critDays ? .critical : .warning)
-        problems.append("\(c.account): \(row.expiry) — `mailcred rotate \(c.account)` before then")
+        problems.append("\(c.account): \(row.expiry) — `\(command: .rotate(c.account))` before then")
       default: break
       }
       if let days = row.grantIdleDays, let warning = OAuthGrantAge.warning(c, now: now) {
@@ -77,14 +79,15 @@ public struct NagiosReport: Sendable, Equatable {
       }
       if row.interruptedRotation {
         rowState = max(rowState, .warning)
-        problems.append("\(c.account): an interrupted rotation — `mailcred rotate \(c.account) --resume` or `--abort`")
+        interrupted = true
+        problems.append("\(c.account): an interrupted rotation — `\(command: .rotate(c.account, .resume))` or `\(option: .abort)`")
       }
       if rowState == .ok { counts.ok += 1 }
       state = max(state, rowState)
     }
     // An account with two current items (an interrupted rotation) names its problem once.
     var named: Set<String> = []
-    problems = problems.filter { named.insert($0).inserted }
+    let lines = problems.map { $0.spelled(by: speller) }.filter { named.insert($0).inserted }
 
     var summary: [String] = []
     if counts.rejected > 0 { summary.append("\(counts.rejected) rejected") }
@@ -96,7 +99,7 @@ public struct NagiosReport: Sendable, Equatable {
     }
     if counts.unverified > 0 { summary.append("\(counts.unverified) could not be checked") }
     if counts.idle > 0 { summary.append("\(counts.idle) OAuth2 grant\(counts.idle == 1 ? "" : "s") idle \(idleMost) days") }
-    if problems.contains(where: { $0.contains("interrupted rotation") }) { summary.append("interrupted rotation") }
+    if interrupted { summary.append("interrupted rotation") }
     if summary.isEmpty {
       summary.append(counts.ok == 0 ? "no credentials stored" : "\(counts.ok) credential\(counts.ok == 1 ? "" : "s") ok")
     } else if counts.ok > 0 {
@@ -111,7 +114,7 @@ public struct NagiosReport: Sendable, Equatable {
       "expiring=\(counts.expiring);0;;0", "unverified=\(counts.unverified);0;;0", "idle_grants=\(counts.idle);0;;0",
     ].joined(separator: " ")
     var text = "MAILCRED \(state.word) - \(Self.clean(summary.joined(separator: ", "))) | \(perfdata)\n"
-    for problem in problems { text += Self.clean(problem) + "\n" }
+    for problem in lines { text += Self.clean(problem) + "\n" }
     self.init(state: state, text: text)
   }
 

@@ -64,7 +64,7 @@ public struct CredentialChecks: Sendable {
     /// By item id, each in the credential's endpoint order.
     public var results: [String: [CheckResult]]
     /// Things the user should hear although the checks ran (a cached token used, a record not written).
-    public var warnings: [String]
+    public var warnings: [Advice]
   }
 
   /// When results are written onto the checked items.
@@ -111,7 +111,7 @@ public struct CredentialChecks: Sendable {
             collector.fail(error)
           case .failure(let failure):
             // The grant itself is the result of each endpoint: no access token, nothing to log in with.
-            let detail = OAuthCheck.tokenEndpointPrefix + failure.description
+            let detail = OAuthCheck.tokenEndpointPrefix + failure.detail
             for endpoint in endpoints {
               let result = CheckResult(endpoint: endpoint, verdict: failure.verdict, detail: detail, latency: backend.monotonicSeconds() - started)
               await collector.add(result, item: entry.item.id)

@@ -55,7 +55,10 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     public var authtype: String?
   }
 
-  public init(_ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays) {
+  /// `speller` writes the fixing commands of provider policies (`fix`).
+  public init(
+    _ credential: Credential, now: Date, warningDays: Int = ExpiryStatus.defaultWarningDays, speller: some AdviceSpeller
+  ) {
     let status = ExpiryStatus(expires: credential.expires, now: now, warningDays: warningDays)
     account = credential.account
     kind = credential.kind.rawValue
@@ -77,7 +80,7 @@ public struct CredentialReport: Codable, Sendable, Equatable {
     refreshed = credential.refreshed.map(RFC3339.format)
     let concerns = credential.policyConcerns(now: now)
     provider_policy = concerns.isEmpty
-      ? nil : concerns.map { PolicyReport(level: $0.level.rawValue, effect: $0.effect, text: $0.text, fix: $0.fix) }
+      ? nil : concerns.map { PolicyReport(level: $0.level.rawValue, effect: $0.effect, text: $0.text, fix: $0.fix.map(speller.spell)) }
     git = credential.git.map { GitReport(protocol: $0.proto, host: $0.host, path: $0.path, username: $0.username, authtype: $0.authtype) }
     erased = credential.state == .erased ? credential.erasedAt.map(RFC3339.format) : nil
   }

@@ -1,19 +1,25 @@
 /// Bad input from the user or a calling program: a one-line message and exit 64/65.
-public enum InputError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum InputError: Error, Equatable, Sendable {
   /// `what` named `value` is unusable, because `reason`.
   case invalid(String, String, String)
   /// A secret that must not be stored as typed.
-  case secret(String)
+  case secret(Advice)
   /// Free-form usage problem (missing option, conflicting options).
-  case usage(String)
+  case usage(Advice)
 
-  public var description: String {
+  public var message: Advice {
     switch self {
-    case .invalid(let what, let value, let reason):
-      return "invalid \(what) '\(printable(value))': \(reason)"
+    case .invalid: return Advice(invalidValueText ?? "")
     case .secret(let reason): return reason
     case .usage(let reason): return reason
     }
+  }
+
+  /// The text of `invalid`, which names no command or option: a fact another failure can carry as its
+  /// detail (a token endpoint URL that is not https). Nil for the other cases, whose text is advice.
+  public var invalidValueText: String? {
+    guard case .invalid(let what, let value, let reason) = self else { return nil }
+    return "invalid \(what) '\(printable(value))': \(reason)"
   }
 
   public var exitStatus: ExitStatus {

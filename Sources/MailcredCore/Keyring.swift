@@ -1,7 +1,7 @@
 /// Errors at the keyring boundary. Every case maps to exit 69 (keyring unavailable or locked) except
 /// `invalidAttribute` (bad input), `itemVanished` (another program changed the item: try again) and
 /// `wrongPassword` (an unlock password the keyring refused).
-public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum KeyringError: Error, Equatable, Sendable {
   /// No Secret Service answers on the session bus (or there is no bus, or it did not answer in time).
   case unavailable(String)
   /// What the command needs is locked and no unlock prompt can be shown (no display, or unlocking was
@@ -15,7 +15,9 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   case failed(String)
   /// An item disappeared between finding it and using it: another program wrote the account meanwhile.
   case itemVanished
-  /// The password given to `mailcred unlock` was refused.
+  /// `unlock` with a master password, on a Secret Service that is not gnome-keyring (`owner`: its program).
+  case notGnomeKeyring(String)
+  /// The password given to `unlock` was refused.
   case wrongPassword
   /// An attribute name or value the schema cannot hold.
   case invalidAttribute(String)
@@ -26,14 +28,14 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
   /// or readable by others): exit 78, the user's configuration to fix, not a server to wait for.
   case misconfigured(String)
 
-  public var description: String {
+  public var message: Advice {
     switch self {
     case .unavailable(let cause):
       return "no Secret Service on the session bus (\(cause)) — start gnome-keyring-daemon, "
         + "or enable KeePassXC's Secret Service integration"
     case .locked:
       return "the keyring is locked and no unlock prompt can appear here (no DISPLAY or WAYLAND_DISPLAY, "
-        + "or MAILCRED_NO_UNLOCK) — run `mailcred unlock` (gnome-keyring), or unlock it on the desktop, and try again"
+        + "or MAILCRED_NO_UNLOCK) — run `\(command: .unlock)` (gnome-keyring), or unlock it on the desktop, and try again"
     case .unlockDismissed: return "the keyring is locked: unlock dismissed"
     case .promptTimeout(let seconds):
       return "the keyring is locked: no answer to the unlock prompt within \(seconds) s "
@@ -41,9 +43,12 @@ public enum KeyringError: Error, Equatable, Sendable, CustomStringConvertible {
     case .failed(let cause): return "keyring error: \(cause)"
     case .itemVanished:
       return "the keyring item changed while mailcred was using it (another program wrote this account) — try again"
+    case .notGnomeKeyring(let owner):
+      return "the Secret Service here is \(owner), not gnome-keyring: `\(command: .unlock)` cannot unlock it — "
+        + "unlock it in its own window (KeePassXC: open the database)"
     case .wrongPassword: return "the keyring refused that password"
     case .invalidAttribute(let cause): return "keyring attribute refused: \(cause)"
-    case .denied(let cause): return cause
+    case .denied(let cause): return Advice(cause)
     case .misconfigured(let cause): return "store configuration: \(cause)"
     }
   }

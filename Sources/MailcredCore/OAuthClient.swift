@@ -21,7 +21,7 @@ public struct OAuthClient: Sendable {
     redirectURI: String, state: String, codeChallenge: String, loginHint: String?, extra: [String: String] = [:]
   ) throws(InputError) -> String {
     guard let endpoint = settings.authorizationEndpoint else {
-      throw .usage("no authorization endpoint: give --authorization-endpoint URL (or a --provider that has one)")
+      throw .usage("no authorization endpoint: give \(option: .authorizationEndpoint("URL")) (or a \(option: .provider(nil)) that has one)")
     }
     var parameters: [(String, String)] = [
       ("response_type", "code"), ("client_id", settings.clientID), ("redirect_uri", redirectURI),
@@ -77,10 +77,10 @@ public struct OAuthClient: Sendable {
   /// Asks for a device code and the user code to show (RFC 8628 3.1, 3.2).
   public func startDeviceAuthorization() throws(OAuthFailure) -> DeviceAuthorization {
     guard let endpoint = settings.deviceEndpoint else {
-      throw .malformed("no device authorization endpoint: give --device-endpoint URL (or a --provider that has one)")
+      throw .noDeviceEndpoint
     }
     let url: HTTPSURL
-    do { url = try HTTPSURL(parsing: endpoint) } catch { throw .malformed(error.description) }
+    do { url = try HTTPSURL(parsing: endpoint) } catch { throw .malformed(error.invalidValueText ?? "invalid URL") }
     var fields: [(String, FormValue)] = [("client_id", .text(settings.clientID)), ("scope", .text(settings.scope))]
     if let clientSecret { fields.append(("client_secret", .secret(clientSecret))) }
     return try post(fields, to: url, DeviceAuthorization.parse)
@@ -118,7 +118,7 @@ public struct OAuthClient: Sendable {
 
   private func tokenRequest(_ fields: [(String, FormValue)]) throws(OAuthFailure) -> TokenGrant {
     let url: HTTPSURL
-    do { url = try HTTPSURL(parsing: settings.tokenEndpoint) } catch { throw .malformed(error.description) }
+    do { url = try HTTPSURL(parsing: settings.tokenEndpoint) } catch { throw .malformed(error.invalidValueText ?? "invalid URL") }
     return try post(fields, to: url, parseTokenAnswer)
   }
 

@@ -75,13 +75,13 @@ public enum TokenEndpointProblem: String, Sendable, CaseIterable {
   public var exitStatus: ExitStatus { self == .providerTrouble ? .temporaryFailure : .authenticationRejected }
 
   /// What to do, naming the command.
-  public func hint(account: String, code: String?) -> String {
+  public func hint(account: String, code: String?) -> Advice {
     let tag = code.map { " (\($0))" } ?? ""
-    let authorize = "`mailcred authorize \(account)`"
+    let authorize: Advice = "`\(command: .authorize(account))`"
     switch self {
     case .expiredByInactivity:
       return "the refresh token expired after 90 days without use\(tag): authorize again with \(authorize); "
-        + "afterwards a regular `mailcred check \(account)` (or `audit` from a timer) keeps it alive"
+        + "afterwards a regular `\(command: .check(account))` (or `audit` from a timer) keeps it alive"
     case .revoked:
       return "the grant was revoked or outlived a policy\(tag) — a password change or reset, or a conditional-access "
         + "sign-in frequency: sign in again with \(authorize)"
@@ -94,9 +94,9 @@ public enum TokenEndpointProblem: String, Sendable, CaseIterable {
     case .notPublicClient:
       return "the app registration is not a public client\(tag): in Microsoft Entra → App registrations → "
         + "Authentication, enable \"Allow public client flows\", or authorize again with a client secret "
-        + "(`mailcred authorize \(account) --client-secret-stdin`)"
+        + "(`\(command: .authorize(account, .clientSecretStdin))`)"
     case .unknownClient:
-      return "the client id is not registered in this tenant\(tag): check --client-id and the tenant (a single-tenant "
+      return "the client id is not registered in this tenant\(tag): check \(option: .clientID(nil)) and the tenant (a single-tenant "
         + "app needs its own tenant, not `common`), then \(authorize)"
     case .invalidGrant:
       return "the identity provider refused the refresh token\(tag): it was revoked or expired (a Google app in "

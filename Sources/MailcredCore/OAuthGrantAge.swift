@@ -40,14 +40,14 @@ public enum OAuthGrantAge {
   }
 
   /// The warning for a grant at risk, naming what keeps it alive.
-  public static func warning(_ credential: Credential, now: Date) -> String? {
+  public static func warning(_ credential: Credential, now: Date) -> Advice? {
     guard let days = idleDays(credential, now: now) else { return nil }
     let account = credential.account
     let left = microsoftLifetimeDays - days
-    let fate = left > 0
+    let fate: Advice = left > 0
       ? "Microsoft ends it after \(microsoftLifetimeDays) days without use, in \(left) day\(left == 1 ? "" : "s")"
-      : "Microsoft ends it after \(microsoftLifetimeDays) days without use, so it has probably expired (then `mailcred authorize \(account)`)"
+      : "Microsoft ends it after \(microsoftLifetimeDays) days without use, so it has probably expired (then `\(command: .authorize(account))`)"
     return "the OAuth2 grant of \(account) has not been refreshed for \(days) days; \(fate) — "
-      + "`mailcred check \(account)` refreshes it now (so does `mailcred get \(account)` once the access token is due)"
+      + "`\(command: .check(account))` refreshes it now (so does `\(command: .get(account))` once the access token is due)"
   }
 }

@@ -42,7 +42,7 @@ public struct OAuthPayload {
 
   public struct FormatError: Error, Equatable, CustomStringConvertible {
     public var reason: String
-    public var description: String { "the stored OAuth2 data is damaged (\(reason)): run `mailcred authorize` again" }
+    public var description: String { "the stored OAuth2 data is damaged (\(reason))" }
   }
 
   public init(parsing secret: SecretBytes) throws(FormatError) {

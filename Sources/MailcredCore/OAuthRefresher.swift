@@ -29,7 +29,7 @@ public struct OAuthRefresher: Sendable {
     /// Whether this call refreshed it (a token endpoint round trip was made).
     public var refreshed: Bool
     /// Something the user should hear although a token was handed out (stderr).
-    public var warning: String?
+    public var warning: Advice?
     /// When the refresh happened (recorded as the credential's `refreshed`), when this call refreshed.
     public var refreshedAt: Date? = nil
   }
@@ -69,12 +69,12 @@ public struct OAuthRefresher: Sendable {
       throw .malformed("'\(account)' is a \(entry.credential.kind.rawValue) credential, not oauth2")
     }
     let payload: OAuthPayload
-    do { payload = try OAuthPayload(parsing: secret) } catch { throw .malformed("\(error)") }
+    do { payload = try OAuthPayload(parsing: secret) } catch { throw .reauthorize(error.description, account: account) }
     defer { payload.wipe() }
     // Another process refreshed while we waited for the lock.
     if !force, let token = payload.accessToken(validAt: now()) { return Token(accessToken: copy(token), refreshed: false) }
     guard let settings = entry.credential.oauth else {
-      throw .malformed("'\(account)' has no token endpoint or client id stored: run `mailcred authorize \(account)`")
+      throw .reauthorize("'\(account)' has no token endpoint or client id stored", account: account)
     }
 
     let requested = now()
@@ -87,7 +87,7 @@ public struct OAuthRefresher: Sendable {
         let left = Int(payload.accessExpires!.timeIntervalSince(now()))
         return Token(
           accessToken: copy(token), refreshed: false,
-          warning: "could not refresh the access token of \(account) (\(failure.description)); using the current one, valid for \(left) more seconds")
+          warning: "could not refresh the access token of \(account) (\(failure.detail)); using the current one, valid for \(left) more seconds")
       }
       throw failure
     case .success(let grant):
@@ -99,7 +99,7 @@ public struct OAuthRefresher: Sendable {
       defer { fresh.wipe() }
       let encoded = fresh.encoded()
       defer { encoded.wipe() }
-      var warning: String?
+      var warning: Advice?
       do {
         // One write: the new item (with the refresh time) is stored before the old one, and with it the
         // old refresh token, is deleted.
@@ -107,8 +107,8 @@ public struct OAuthRefresher: Sendable {
         refreshed.refreshed = requested
         try store.add(refreshed, secret: encoded, replace: true)
       } catch {
-        warning = "refreshed the access token of \(account) but could not store it (\(error.description))"
-          + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `mailcred authorize \(account)`" : "")
+        warning = "refreshed the access token of \(account) but could not store it (\(error.message))"
+          + (grant.refreshToken != nil ? "; the provider rotated the refresh token, so the next refresh may need `\(command: .authorize(account))`" : "")
       }
       return Token(accessToken: copy(grant.accessToken), refreshed: true, warning: warning, refreshedAt: requested)
     }
@@ -122,17 +122,17 @@ func copy(_ secret: SecretBytes) -> SecretBytes {
 
 extension OAuthFailure {
   /// The one-line message `get` and the git helper print, naming what to do.
-  public func message(account: String) -> String {
+  public func message(account: String) -> Advice {
     if let (problem, code) = TokenEndpointProblem.classify(self) {
-      return "the token endpoint refused to refresh the grant of \(account) (\(description)): "
+      return "the token endpoint refused to refresh the grant of \(account) (\(detail)): "
         + problem.hint(account: account, code: code)
     }
     switch self {
     case .refused(let error, _) where verdict == .rejected:
-      return "the token endpoint refused the refresh token of \(account) (\(description)): the grant was revoked "
-        + "or expired — `mailcred authorize \(account)`" + (error == "invalid_client" ? " (check the client id)" : "")
-    case .store(let error): return error.description
-    default: return "could not refresh the access token of \(account): \(description)"
+      return "the token endpoint refused the refresh token of \(account) (\(detail)): the grant was revoked "
+        + "or expired — `\(command: .authorize(account))`" + Advice(error == "invalid_client" ? " (check the client id)" : "")
+    case .store, .reauthorize, .noDeviceEndpoint: return self.message
+    default: return "could not refresh the access token of \(account): \(detail)"
     }
   }
 }

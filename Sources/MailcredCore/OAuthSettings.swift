@@ -64,9 +64,9 @@ public struct OAuthPreset: Sendable, Equatable {
   /// Extra authorization-request parameters (Google issues a refresh token only with these).
   public var authorizationParameters: [String: String]
   /// Shown before a device-code flow, when the provider is known to refuse mail scopes there.
-  public var deviceFlowWarning: String?
+  public var deviceFlowWarning: Advice?
   /// How a user gets a client id (and secret) for this provider.
-  public var registration: String
+  public var registration: Advice
 
   /// The preset of a provider id from `Provider.all`, nil when the provider has no OAuth2 for mail.
   /// `tenant` replaces Microsoft's `common` (a tenant id or domain, `organizations`, `consumers`).
@@ -83,8 +83,8 @@ public struct OAuthPreset: Sendable, Equatable {
         registration: "Microsoft Entra admin center → App registrations → New registration (\"Accounts in any "
           + "organizational directory and personal Microsoft accounts\"); Authentication → add platform \"Mobile "
           + "and desktop applications\" with redirect URI http://localhost, and allow public client flows (for "
-          + "--device); API permissions → Office 365 Exchange Online (or Microsoft Graph): SMTP.Send, "
-          + "IMAP.AccessAsUser.All, offline_access. The Application (client) ID is --client-id; no secret.")
+          + "\(option: .device)); API permissions → Office 365 Exchange Online (or Microsoft Graph): SMTP.Send, "
+          + "IMAP.AccessAsUser.All, offline_access. The Application (client) ID is \(option: .clientID(nil)); no secret.")
     case "gmail":
       return OAuthPreset(
         authorizationEndpoint: "https://accounts.google.com/o/oauth2/v2/auth",
@@ -93,12 +93,12 @@ public struct OAuthPreset: Sendable, Equatable {
         scopes: ["https://mail.google.com/"],
         authorizationParameters: ["access_type": "offline", "prompt": "consent"],
         deviceFlowWarning: "Google's device flow accepts only a short list of scopes, which has not included "
-          + "Gmail's https://mail.google.com/: if Google answers invalid_scope, use the browser flow (without --device), "
+          + "Gmail's https://mail.google.com/: if Google answers invalid_scope, use the browser flow (without \(option: .device)), "
           + "e.g. over `ssh -L PORT:127.0.0.1:PORT`",
         registration: "Google Cloud console → APIs & Services: enable the Gmail API, configure the OAuth consent "
           + "screen (add yourself as a test user, scope https://mail.google.com/), then Credentials → Create "
-          + "credentials → OAuth client ID → \"Desktop app\". Pass its client ID with --client-id and its "
-          + "client secret with --client-secret-stdin (Google requires it for desktop clients).")
+          + "credentials → OAuth client ID → \"Desktop app\". Pass its client ID with \(option: .clientID(nil)) and its "
+          + "client secret with \(option: .clientSecretStdin) (Google requires it for desktop clients).")
     default:
       return nil
     }

@@ -45,7 +45,7 @@ public struct TokenGrant: Sendable {
 }
 
 /// Every way getting a token can fail, with the check class and exit status it means.
-public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
+public enum OAuthFailure: Error, Sendable {
   /// The authorization server answered with an OAuth2 error (RFC 6749 5.2, RFC 8628 3.5): `invalid_grant`
   /// (the refresh token was revoked or expired), `invalid_client`, `access_denied`, `expired_token`, ...
   case refused(error: String, description: String?)
@@ -55,6 +55,11 @@ public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
   case temporary(String)
   /// An answer that is not what RFC 6749 describes.
   case malformed(String)
+  /// What is stored of the grant cannot be used (damaged data, no token endpoint): only authorizing
+  /// `account` again helps. `reason` is the fact.
+  case reauthorize(String, account: String)
+  /// The device flow without a device authorization endpoint (none given, and no preset has one).
+  case noDeviceEndpoint
   /// Reading or writing the keyring failed.
   case store(MailcredError)
   /// The user did not finish the authorization in time, or the redirect was wrong.
@@ -66,7 +71,7 @@ public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
       return error == "temporarily_unavailable" || error == "server_error" ? .temporary : .rejected
     case .transport(let failure): return failure.verdict
     case .temporary: return .temporary
-    case .malformed: return .protocolError
+    case .malformed, .reauthorize, .noDeviceEndpoint: return .protocolError
     case .store(let error): return error.exitStatus == .temporaryFailure ? .temporary : .protocolError
     case .authorization: return .rejected
     }
@@ -77,13 +82,27 @@ public enum OAuthFailure: Error, Sendable, CustomStringConvertible {
     return verdict.exitStatus
   }
 
-  public var description: String {
+  /// What happened, without advice: a failed check's detail, the cause inside a longer message.
+  public var detail: String {
     switch self {
     case .refused(let error, let description):
       return "\(oneLine(error))" + (description.map { ": \(oneLine($0))" } ?? "")
     case .transport(let failure): return failure.detail
-    case .temporary(let text), .malformed(let text), .authorization(let text): return text
-    case .store(let error): return error.description
+    case .temporary(let text), .malformed(let text), .authorization(let text), .reauthorize(let text, _): return text
+    case .noDeviceEndpoint: return "no device authorization endpoint"
+    // Its own message is advice (unlock, try again): a failed check reports the store error itself.
+    case .store: return "the grant could not be read from or written to the store"
+    }
+  }
+
+  /// The failure as `mailcred: TEXT` reports it, with what to do where mailcred knows.
+  public var message: Advice {
+    switch self {
+    case .store(let error): return error.message
+    case .reauthorize(let reason, let account): return "\(reason): run `\(command: .authorize(account))` again"
+    case .noDeviceEndpoint:
+      return "\(detail): give \(option: .deviceEndpoint("URL")) (or a \(option: .provider(nil)) that has one)"
+    default: return Advice(detail)
     }
   }
 

@@ -14,7 +14,7 @@ public struct Provider: Sendable, Equatable {
   /// How long a new secret is considered valid when the user gives no expiry (nil: no expiry).
   public var defaultLifetime: Duration?
   /// Policy facts a user must hear when adding a credential for this provider.
-  public var notes: [String]
+  public var notes: [Advice]
   /// Basic authentication (password or app password) no longer works: only OAuth2 does.
   public var basicAuthDisabled: Bool
   /// The submission port the provider recommends, when 465 is a worse choice.
@@ -113,7 +113,7 @@ extension Provider {
       imap: .init(proto: .imap, host: "127.0.0.1", port: 1143, security: .starttls),
       appPasswords: .required, appPasswordPage: "the Bridge application shows the password to use",
       defaultKind: .appPassword, defaultLifetime: nil,
-      notes: ["Proton Bridge uses a self-signed certificate: export it from Bridge and pass it with --ca-file."],
+      notes: ["Proton Bridge uses a self-signed certificate: export it from Bridge and pass it with \(option: .caFile(nil))."],
       basicAuthDisabled: false, prefersStartTLS: false),
   ]
 }

@@ -23,10 +23,10 @@ public struct PolicyConcern: Sendable, Equatable {
   /// A few words for a table cell (`list`'s STATUS).
   public var short: String
   /// The command that fixes it, when one does.
-  public var fix: String?
+  public var fix: AdviceCommand?
 
   /// `text — `command``, for one-line output.
-  public var line: String { fix.map { "\(text) — `\($0)`" } ?? text }
+  public var line: Advice { fix.map { "\(text) — `\(command: $0)`" } ?? Advice(text) }
 }
 
 extension Credential {

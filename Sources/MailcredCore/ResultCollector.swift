@@ -13,7 +13,7 @@ final class ResultCollector: Sendable {
     var done = 0
     var waiting: [String: Int] = [:]
     var byItem: [String: [CheckResult]] = [:]
-    var warnings: [String] = []
+    var warnings: [Advice] = []
     var failure: MailcredError?
   }
 
@@ -64,12 +64,12 @@ final class ResultCollector: Sendable {
     let (store, time) = (self.store, self.time)
     await backend.offload { [self] in
       do throws(MailcredError) { try store.record(complete, on: entry, at: time) } catch {
-        warn("could not record the check result of \(entry.credential.account): \(error.description)")
+        warn("could not record the check result of \(entry.credential.account): \(error.message)")
       }
     }
   }
 
-  func warn(_ text: String) { state.withLock { $0.warnings.append(text) } }
+  func warn(_ text: Advice) { state.withLock { $0.warnings.append(text) } }
 
   func fail(_ error: MailcredError) { state.withLock { s in s.failure = s.failure ?? error } }
 

@@ -27,7 +27,7 @@ public enum SecretRules {
     if !keepWhitespace, let first, let last, isBlank(first) || isBlank(last) {
       throw .secret(
         "the secret starts or ends with white space, usually a copy-and-paste slip: nothing stored "
-          + "(use --keep-whitespace if it really does)")
+          + "(use \(option: .keepWhitespace) if it really does)")
     }
     return Accepted(secret: secret, note: nil)
   }

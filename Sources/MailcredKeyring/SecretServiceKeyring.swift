@@ -203,10 +203,7 @@ public final class SecretServiceKeyring: Keyring, @unchecked Sendable {
       case .unavailable, .invalidAttribute: throw error
       case .itemVanished:
         // No such interface: not gnome-keyring.
-        let owner = bus.serviceOwnerCommand().map { "\"\($0)\"" } ?? "another program"
-        throw .failed(
-          "the Secret Service here is \(owner), not gnome-keyring: `mailcred unlock` cannot unlock it — "
-            + "unlock it in its own window (KeePassXC: open the database)")
+        throw .notGnomeKeyring(bus.serviceOwnerCommand().map { "\"\($0)\"" } ?? "another program")
       default:
         if try bus.isLocked(collection: collection) { throw .wrongPassword }
         throw error

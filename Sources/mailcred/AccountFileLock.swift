@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 
 /// One writer per account across every process: `flock` on `$XDG_RUNTIME_DIR/mailcred/ACCOUNT.lock` (or

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Add: AsyncParsableCommand {
@@ -93,7 +94,7 @@ extension Mailcred {
       } catch let error as any ReportableError {
         throw error
       } catch {
-        throw InputError.usage("\(error)")
+        throw InputError.usage("\(String(describing: error))")
       }
     }
   }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 extension Mailcred {
@@ -60,20 +61,20 @@ extension Mailcred {
       let entries: [CredentialStore.Entry]
       do { entries = try store.all() } catch {
         // A monitoring system must tell "could not look" from "all fine" and from "something is wrong".
-        if format == .nagios { throw unknown(error.description) }
+        if format == .nagios { throw unknown(error.text) }
         throw error
       }
       // A locked keyring shows attributes but no secrets: nothing could be checked. For monitoring that is a
       // failed audit (69; UNKNOWN for Nagios; the previous textfile stays), never a clean one.
       if !offline, entries.contains(where: { $0.item.locked && $0.credential.state == .current }) {
-        if format == .nagios { throw unknown(KeyringError.locked.description) }
+        if format == .nagios { throw unknown(KeyringError.locked.text) }
         throw MailcredError.keyring(.locked)
       }
       let time = now()
       var results: [String: [CheckResult]] = [:]
       if !offline {
         do { results = try await checkEveryCredential(entries, store: store) } catch let error as any ReportableError {
-          if format == .nagios { throw unknown(error.description) }
+          if format == .nagios { throw unknown(error.text) }
           throw error
         }
       }
@@ -92,7 +93,7 @@ extension Mailcred {
           Terminal.writeOut(text)
         }
       case .nagios:
-        let report = NagiosReport(rows, now: time, warnDays: warnDays, critDays: critDays, offline: offline)
+        let report = NagiosReport(rows, now: time, warnDays: warnDays, critDays: critDays, offline: offline, speller: CommandLineSpelling())
         Terminal.writeOut(report.text)
         if notify { notifyDesktop(rows) }
         if report.state != .ok { throw ExitCode(report.state.rawValue) }
@@ -145,21 +146,21 @@ extension Mailcred {
         let provider = row.credential.provider.flatMap(Provider.named)
         for check in row.checks where check.verdict != .ok {
           Terminal.writeOut("\(row.credential.account): \(check.endpoint.proto.rawValue) \(check.verdict.rawValue): \(oneLine(check.detail))\n")
-          Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account, kind: row.credential.kind))\n")
+          Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account, kind: row.credential.kind).text)\n")
         }
         let account = row.credential.account
         switch row.expiry {
         case .expired where row.credential.state == .current:
-          Terminal.writeOut("\(account): \(row.expiry) — `mailcred rotate \(account)`\n")
+          Terminal.writeOut("\(account): \(row.expiry) — `\(AdviceCommand.rotate(account).text)`\n")
         case .expiresSoon where row.credential.state == .current:
-          Terminal.writeOut("\(account): warning: \(row.expiry) — `mailcred rotate \(account)` before then\n")
+          Terminal.writeOut("\(account): warning: \(row.expiry) — `\(AdviceCommand.rotate(account).text)` before then\n")
         default: break
         }
         if row.grantIdleDays != nil, let warning = OAuthGrantAge.warning(row.credential, now: time) {
-          Terminal.writeOut("\(account): warning: \(warning)\n")
+          Terminal.writeOut("\(account): warning: \(warning.text)\n")
         }
         if row.credential.state == .current, let concern = row.credential.policyWarning(now: time) {
-          Terminal.writeOut("\(account): warning: \(concern.line)\n")
+          Terminal.writeOut("\(account): warning: \(concern.line.text)\n")
         }
         if row.interruptedRotation && !interruptedReported.contains(account) {
           interruptedReported.insert(account)
@@ -210,13 +211,13 @@ struct AuditDocument: Encodable {
     credentials = rows.map { row in
       let provider = row.credential.provider.flatMap(Provider.named)
       return Row(
-        credential: CredentialReport(row.credential, now: now, warningDays: warnDays),
+        credential: CredentialReport(row.credential, now: now, warningDays: warnDays, speller: CommandLineSpelling()),
         age_days: Int(now.timeIntervalSince(row.credential.created) / 86400),
         attention: ["none", "warning", "failing"][row.attention.rawValue],
         interrupted_rotation: row.interruptedRotation,
         checks: row.checks.map { CheckReport($0, account: row.credential.account, provider: provider, kind: row.credential.kind) },
         exit_status: row.exitStatus.rawValue, grant_idle_days: row.grantIdleDays,
-        grant_warning: row.grantIdleDays == nil ? nil : OAuthGrantAge.warning(row.credential, now: now))
+        grant_warning: row.grantIdleDays == nil ? nil : OAuthGrantAge.warning(row.credential, now: now)?.text)
     }
   }
 }

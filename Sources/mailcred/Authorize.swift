@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 import MailcredSystem
 
@@ -189,8 +190,8 @@ extension Mailcred {
         guard let user = user ?? old?.user else { throw InputError.usage("give --user EMAIL: the mailbox to authorize") }
         try validateUserName(user)
         guard let clientID = clientID ?? old?.oauth?.clientID else {
-          var message = "give --client-id ID: your OAuth2 client (application) id"
-          if let preset { message += ". How to register one: " + preset.registration }
+          var message: Advice = "give --client-id ID: your OAuth2 client (application) id"
+          if let preset { message = message + ". How to register one: " + preset.registration }
           throw InputError.usage(message)
         }
         try OAuthSettings.validateClientID(clientID)
@@ -219,7 +220,7 @@ extension Mailcred {
       } catch let error as any ReportableError {
         throw error
       } catch {
-        throw InputError.usage("\(error)")
+        throw InputError.usage("\(String(describing: error))")
       }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 extension Mailcred {
@@ -79,7 +80,7 @@ extension Mailcred {
           } else {
             Terminal.writeOut(resultLine(result, account: c.account) + "\n")
             if result.verdict != .ok {
-              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: c.account, kind: c.kind, user: c.user))\n")
+              Terminal.writeOut("  hint: \(hint(for: result, provider: provider, account: c.account, kind: c.kind, user: c.user).text)\n")
             }
           }
         }

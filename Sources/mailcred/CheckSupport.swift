@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 extension LiveCheckOptions {
@@ -33,7 +34,7 @@ func resultLine(_ result: CheckResult, account: String) -> String {
 
 func printResult(_ result: CheckResult, account: String, provider: Provider?, kind: CredentialKind? = nil) {
   Terminal.writeError(resultLine(result, account: account))
-  if result.verdict != .ok { Terminal.writeError("  hint: \(hint(for: result, provider: provider, account: account, kind: kind))") }
+  if result.verdict != .ok { Terminal.writeError("  hint: \(hint(for: result, provider: provider, account: account, kind: kind).text)") }
 }
 
 /// Server text folded onto one line and bounded, for tables and one-line errors.
@@ -86,7 +87,7 @@ struct CheckReport: Encodable {
     self.result = result.verdict.rawValue
     latency_ms = Int((result.latency * 1000).rounded())
     detail = result.detail
-    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account, kind: kind, user: user)
+    hint = result.verdict == .ok ? nil : MailcredCore.hint(for: result, provider: provider, account: account, kind: kind, user: user).text
     if !result.probes.isEmpty {
       probes = result.probes.map {
         ProbeReport(port: $0.port, probe: $0.method.rawValue, answer: $0.answer.rawValue, greeting: $0.greeting.map(oneLine),

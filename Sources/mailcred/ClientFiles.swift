@@ -3,6 +3,7 @@ import Glibc
 #endif
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 
 /// Finding, reading and safely replacing mail clients' configuration files (for doctor, import, setup).

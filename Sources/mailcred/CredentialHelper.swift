@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 
 extension Mailcred {

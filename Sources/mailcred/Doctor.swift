@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Doctor: AsyncParsableCommand {
@@ -47,9 +48,9 @@ extension Mailcred {
         credentials = try store.all().map(\.credential).filter { $0.state == .current }
       } catch {
         storeReadable = false
-        storeError = error.description
+        storeError = error.text
       }
-      var context = DoctorContext(credentials: credentials, mbsyncVersion: installedMbsyncVersion(), now: now())
+      var context = DoctorContext(credentials: credentials, mbsyncVersion: installedMbsyncVersion(), now: now(), speller: CommandLineSpelling())
       context.storeReadable = storeReadable
       var accounts: [ClientAccount] = []
       var readFiles = 0
@@ -101,7 +102,7 @@ extension Mailcred {
           readFiles += 1
           let name = path.split(separator: "/").last.map(String.init) ?? ""
           let entries = name.contains("credentials") ? NetrcFiles.gitCredentialEntries(loaded.file) : NetrcFiles.netrcEntries(loaded.file)
-          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts, importable: !name.contains("credentials"))
+          findings += NetrcFiles.findings(entries, path: path, facts: loaded.facts, importable: !name.contains("credentials"), speller: CommandLineSpelling())
         } catch {
           findings.append(Finding(.error, "unreadable", path: path, line: nil, error.reason))
         }

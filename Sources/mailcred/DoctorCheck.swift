@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 /// `doctor --check`: each client account's server tried from here. With a stored credential the account
@@ -61,7 +62,7 @@ enum DoctorCheck {
       secret = try store.secret(of: entry)
     } catch {
       return [Finding(.warning, "live-check", client: account.client, account: account.name, path: account.path, line: account.line,
-                      "cannot read \(credential.account) from the store (\(error.description)): not checked")]
+                      "cannot read \(credential.account) from the store (\(error.text)): not checked")]
     }
     defer { secret.wipe() }
     var options = live.netOptions
@@ -69,7 +70,7 @@ enum DoctorCheck {
     // The client's endpoint, with the stored user and secret: that is what the client will do.
     let user = account.user?.value ?? credential.user
     let result = await checkCredential(endpoint: endpoint, user: user, secret: secret, options: options)
-    let text = hint(for: result, provider: credential.provider.flatMap(Provider.named), account: credential.account, user: user)
+    let text = hint(for: result, provider: credential.provider.flatMap(Provider.named), account: credential.account, user: user).text
     return Reach.findings(for: account, check: result, storedAs: credential.account, hint: text, file: file)
   }
 }

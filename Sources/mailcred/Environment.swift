@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import MailcredCore
+import MailcredSpelling
 import MailcredKeyring
 import MailcredNet
 

@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSpelling
 
 /// Left-aligned columns separated by two spaces; the last column is not padded.
 func table(_ header: [String], _ rows: [[String]]) -> String {

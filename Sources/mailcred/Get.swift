@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Get: ParsableCommand {

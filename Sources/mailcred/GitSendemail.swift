@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 /// git send-email's accounts, read through the real `git config` (so includes, XDG and the repository's
 /// own config count as git counts them) and located in the files it names.

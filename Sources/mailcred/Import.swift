@@ -1,6 +1,7 @@
 import ArgumentParser
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Import: AsyncParsableCommand {

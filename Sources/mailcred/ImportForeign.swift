@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 /// `import`'s second pass: secrets other programs keep in the Secret Service (msmtp's own lookup, a
 /// `secret-tool lookup` password command). Each becomes a mailcred credential like a plaintext one (live
@@ -27,7 +28,7 @@ extension Mailcred.Import {
       let location = "\(path):\(found.line ?? found.after)"
       let items: [KeyringItem]
       do { items = try store.keyring.searchForeign(found.query) } catch {
-        Terminal.writeError("mailcred: \(location): \(error.description); left as it is")
+        Terminal.writeError("mailcred: \(location): \(error.text); left as it is")
         tally.failed(with: error.exitStatus)
         continue
       }
@@ -46,7 +47,7 @@ extension Mailcred.Import {
       }
       let secret: SecretBytes
       do { secret = try store.keyring.secret(of: item) } catch {
-        Terminal.writeError("mailcred: \(location): \(error.description); left as it is")
+        Terminal.writeError("mailcred: \(location): \(error.text); left as it is")
         tally.failed(with: error.exitStatus)
         continue
       }

@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 /// `import` for git send-email whose password git's credential helper libsecret keeps: the item becomes a
 /// checked mailcred credential, and a `[credential "smtp://HOST:PORT"]` section (helper list cleared, then
@@ -17,7 +18,7 @@ extension Mailcred.Import {
       let described = found.query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
       let items: [KeyringItem]
       do { items = try store.keyring.searchForeign(found.query) } catch {
-        Terminal.writeError("mailcred: \(path): \(error.description); left as it is")
+        Terminal.writeError("mailcred: \(path): \(error.text); left as it is")
         tally.failed(with: error.exitStatus)
         continue
       }
@@ -47,7 +48,7 @@ extension Mailcred.Import {
       let secret: SecretBytes
       do { secret = try store.keyring.secret(of: item) } catch {
         replacement.discard()
-        Terminal.writeError("mailcred: \(path): \(error.description); left as it is")
+        Terminal.writeError("mailcred: \(path): \(error.text); left as it is")
         tally.failed(with: error.exitStatus)
         continue
       }

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 /// What `import --undo` needs to put a line back, without keeping the secret anywhere but the keyring:
 /// the bytes around the secret, how it was quoted, and the line that replaced it. Kept in
@@ -154,7 +155,7 @@ enum ImportJournal {
           if let appended = entry.appended { removeAppended(appended, from: &loaded.file) }
           restored.append(entry)
         } catch {
-          Terminal.writeError("mailcred: \(path):\(entry.line): \(error.description); left as it is")
+          Terminal.writeError("mailcred: \(path):\(entry.line): \(error.text); left as it is")
           status = error.exitStatus
         }
       }

@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 /// `import ~/.netrc` / `~/.authinfo`: each mail server's password is stored as a checked mailcred credential
 /// (named after the login), then only its `password VALUE` pair leaves the file; `machine`, `login` and

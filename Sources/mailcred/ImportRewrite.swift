@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 // The two ends of rewriting one client file, shared by every kind of import (plaintext lines, other
 // tools' keyring items, netrc passwords).

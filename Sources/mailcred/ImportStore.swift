@@ -1,5 +1,6 @@
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred.Import {
   /// Stores one plaintext secret (or finds it stored already) and reads it back; true when the line may go.
@@ -67,7 +68,7 @@ extension Mailcred.Import {
       defer { readBack.wipe() }
       guard readBack == secret else { return skip("the keyring returned a different secret for \(name)", .keyringUnavailable) }
     } catch {
-      return skip("\(error.description)", error.exitStatus)
+      return skip("\(error.text)", error.exitStatus)
     }
     note("\(location): stored as \(name) (\(user) on \(endpoint.hostAndPort))")
     tally.stored += 1

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct List: ParsableCommand {
@@ -19,7 +20,7 @@ extension Mailcred {
         warnAboutProviderPolicies(entries, now: time)
       }
       if json {
-        Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time) }))
+        Terminal.writeOut(encodeJSON(entries.map { CredentialReport($0.credential, now: time, speller: CommandLineSpelling()) }))
         return
       }
       if entries.isEmpty {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 // What `get`, `check`, `audit` and the git helper share for oauth2 credentials: a refresher wired to the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 /// Options of every command that makes a live check (`add`, `check`, `audit`, `rotate`).
 struct LiveCheckOptions: ParsableArguments {

@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSpelling
 
 // Provider policy facts in `list`, `show` and `audit` (issue 18): a kind of credential the provider refuses
 // is flagged without the network, with the command that fixes it.
@@ -15,6 +16,6 @@ extension Credential {
 /// One warning on stderr per current credential whose kind its provider refuses.
 func warnAboutProviderPolicies(_ entries: [CredentialStore.Entry], now: MailcredDate) {
   for entry in entries where entry.credential.state == .current {
-    if let concern = entry.credential.policyWarning(now: now) { warn("\(entry.credential.account): \(concern.line)") }
+    if let concern = entry.credential.policyWarning(now: now) { warn("\(entry.credential.account): \(concern.line.text)") }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Providers: ParsableCommand {
@@ -24,7 +25,7 @@ extension Mailcred {
         Report(
           id: p.id, name: p.name, smtp: "\(p.smtp.hostAndPort) \(p.smtp.security.rawValue)",
           imap: "\(p.imap.hostAndPort) \(p.imap.security.rawValue)", app_passwords: p.appPasswords.rawValue,
-          app_password_page: p.appPasswordPage, basic_auth_disabled: p.basicAuthDisabled, notes: p.notes)
+          app_password_page: p.appPasswordPage, basic_auth_disabled: p.basicAuthDisabled, notes: p.notes.map(\.text))
       }
       if json {
         Terminal.writeOut(encodeJSON(reports))

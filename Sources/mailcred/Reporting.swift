@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 // The one place where errors become text and exit statuses. Commands throw; `Mailcred.main` (and the two
 // paths that skip the argument parser, `get` and the git helper's `get`) call `report`.
@@ -9,7 +10,7 @@ import MailcredCore
 func report(_ error: any Error) -> Int32? {
   switch error {
   case let error as any ReportableError:
-    Terminal.writeError("mailcred: \(error.description)")
+    Terminal.writeError("mailcred: \(error.text)")
     return error.exitStatus.rawValue
   case let code as ExitCode:
     // A status whose reason was already printed as output (a check's result lines, doctor's findings).
@@ -29,3 +30,7 @@ func note(_ message: String) {
 
 /// Standard output went away (a closed pipe, a full disk): the secret or the report did not arrive.
 let cannotWriteOutput = MailcredError.configuration("cannot write to standard output")
+
+func warn(_ advice: Advice) { warn(advice.text) }
+
+func note(_ advice: Advice) { note(advice.text) }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredNet
 
 extension Mailcred {
@@ -169,5 +170,5 @@ private let testCheckpoint: @Sendable (Int) -> Void = { step in
 /// Warns (stderr) about every account whose rotation was interrupted: `list` and `show` call it (and
 /// `audit` marks the rows), so that the next look after a crash says what to do.
 func warnAboutInterruptedRotations(_ entries: [CredentialStore.Entry]) {
-  for account in Rotation.interrupted(entries) { warn(MailcredError.interruptedRotation(account).description) }
+  for account in Rotation.interrupted(entries) { warn(MailcredError.interruptedRotation(account).text) }
 }

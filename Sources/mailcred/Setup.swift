@@ -1,6 +1,7 @@
 import ArgumentParser
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Setup: ParsableCommand {
@@ -30,7 +31,7 @@ extension Mailcred {
       let block: String
       do {
         block = try SetupBlock.text(for: client, credential: entry.credential, caFile: caFile, mbsyncVersion: client == .mbsync ? installedMbsyncVersion() : nil)
-      } catch { throw MailcredError.configuration(error.description) }
+      } catch { throw MailcredError.configuration(error.message.text) }
       guard let append else {
         Terminal.writeOut(block)
         return

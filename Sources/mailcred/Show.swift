@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 
 extension Mailcred {
   struct Show: ParsableCommand {
@@ -24,7 +25,7 @@ extension Mailcred {
         warnAboutIdleGrants([c], now: time)
       }
       if json {
-        Terminal.writeOut(encodeJSON(CredentialReport(c, now: time)))
+        Terminal.writeOut(encodeJSON(CredentialReport(c, now: time, speller: CommandLineSpelling())))
         return
       }
       var lines: [(String, String)] = [
@@ -36,7 +37,7 @@ extension Mailcred {
         ("status", c.statusText(withPolicyAt: time)), ("last check", c.lastCheckText),
       ]
       for concern in c.policyConcerns(now: time) {
-        lines.append(("provider policy", (concern.level == .warning ? "warning: " : "") + concern.line))
+        lines.append(("provider policy", (concern.level == .warning ? "warning: " : "") + concern.line.text))
       }
       if let git = c.git {
         lines += [("url", git.url)]

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 
 // Everything that touches the terminal and the standard streams. Secrets are written with write(2) from

@@ -1,4 +1,5 @@
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 
 /// Writes `DIR/NAME` as node_exporter's textfile collector wants it: never half-written. The text goes to a

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MailcredCore
+import MailcredSpelling
 import MailcredKeyring
 
 extension Mailcred {

@@ -1,6 +1,7 @@
 import Foundation
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import Testing
 
 /// Every finding the doctor makes, asserted on fixture files: code, line and the exact line to write.
@@ -32,7 +33,7 @@ import Testing
     let file = try Fixture.file("msmtprc")
     let context = DoctorContext(
       credentials: [credential("home", user: "someone-else@outlook.com", smtp: "smtp-mail.outlook.com")],
-      mbsyncVersion: nil, now: Self.now, files: ["msmtprc": .init(mode: 0o644, inGitWorkTree: true)])
+      mbsyncVersion: nil, now: Self.now, files: ["msmtprc": .init(mode: 0o644, inGitWorkTree: true)], speller: CommandLineSpelling())
     let (accounts, findings) = Doctor.check(file, client: .msmtp, context: context)
     #expect(accounts.count == 5)
     let got = expected(findings)
@@ -63,7 +64,7 @@ import Testing
     let file = try Fixture.file("mbsyncrc")
     let context = DoctorContext(
       credentials: [credential("work-imap", user: "me@outlook.com", imap: "outlook.office365.com", expires: "2026-11-01T00:00:00Z", check: "rejected")],
-      mbsyncVersion: (1, 4), now: Self.now)
+      mbsyncVersion: (1, 4), now: Self.now, speller: CommandLineSpelling())
     let got = expected(Doctor.check(file, client: .mbsync, context: context).findings)
     let want: [Expected] = [
       Expected(line: 5, code: "plaintext-secret", severity: .error, fix: "PassCmd \"mailcred get personal\"", action: .replace),
@@ -81,32 +82,32 @@ import Testing
 
   @Test func mbsyncOptionSpellingAgainstTheInstalledVersion() throws {
     let old = try Fixture.literal("IMAPAccount a\nHost imap.gmail.com\nUser u\nPassCmd \"mailcred get a\"\n  TLSType IMAPS\n")
-    let refused = Doctor.check(old, client: .mbsync, context: DoctorContext(credentials: [credential("a", user: "u", imap: "imap.gmail.com")], mbsyncVersion: (1, 4), now: Self.now))
+    let refused = Doctor.check(old, client: .mbsync, context: DoctorContext(credentials: [credential("a", user: "u", imap: "imap.gmail.com")], mbsyncVersion: (1, 4), now: Self.now, speller: CommandLineSpelling()))
     #expect(expected(refused.findings) == [Expected(line: 5, code: "mbsync-option", severity: .error, fix: "  SSLType IMAPS", action: .replace)])
     let new = try Fixture.literal("IMAPAccount a\nHost imap.gmail.com\nUser u\nPassCmd \"mailcred get a\"\nSSLType IMAPS\n")
-    let obsolete = Doctor.check(new, client: .mbsync, context: DoctorContext(credentials: [credential("a", user: "u", imap: "imap.gmail.com")], mbsyncVersion: (1, 5), now: Self.now))
+    let obsolete = Doctor.check(new, client: .mbsync, context: DoctorContext(credentials: [credential("a", user: "u", imap: "imap.gmail.com")], mbsyncVersion: (1, 5), now: Self.now, speller: CommandLineSpelling()))
     #expect(expected(obsolete.findings) == [Expected(line: 5, code: "mbsync-option", severity: .warning, fix: "TLSType IMAPS", action: .replace)])
   }
 
   @Test func syntaxProblemsAWhitespaceSecretAndAnOAuthCredentialOnAPasswordClient() throws {
-    let broken = Doctor.check(try Fixture.file("mbsyncrc-broken"), client: .mbsync, context: DoctorContext(credentials: [], mbsyncVersion: (1, 4), now: Self.now))
+    let broken = Doctor.check(try Fixture.file("mbsyncrc-broken"), client: .mbsync, context: DoctorContext(credentials: [], mbsyncVersion: (1, 4), now: Self.now, speller: CommandLineSpelling()))
     #expect(expected(broken.findings).map(\.code) == ["syntax", "plaintext-secret", "mbsync-option"])
-    let crlf = Doctor.check(try Fixture.file("msmtprc-crlf"), client: .msmtp, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Self.now))
+    let crlf = Doctor.check(try Fixture.file("msmtprc-crlf"), client: .msmtp, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Self.now, speller: CommandLineSpelling()))
     #expect(expected(crlf.findings).contains(Expected(line: 6, code: "secret-whitespace", severity: .warning)))
     let oauth = try Fixture.literal("account o\nhost smtp.gmail.com\nport 587\ntls on\nuser u@gmail.com\npasswordeval \"mailcred get o\"\n")
-    let found = Doctor.check(oauth, client: .msmtp, context: DoctorContext(credentials: [credential("o", user: "u@gmail.com", smtp: "smtp.gmail.com", kind: .oauth2)], mbsyncVersion: nil, now: Self.now))
+    let found = Doctor.check(oauth, client: .msmtp, context: DoctorContext(credentials: [credential("o", user: "u@gmail.com", smtp: "smtp.gmail.com", kind: .oauth2)], mbsyncVersion: nil, now: Self.now, speller: CommandLineSpelling()))
     #expect(expected(found.findings) == [Expected(line: 6, code: "auth-method", severity: .error)])
   }
 
   @Test func theSharedMicrosoftHostIsOutlookComOnlyForPersonalAddresses() throws {
     let business = try Fixture.literal("IMAPAccount b\nHost outlook.office365.com\nUser me@contoso.example\nPassCmd \"mailcred get b\"\nSSLType IMAPS\n")
-    let result = Doctor.check(business, client: .mbsync, context: DoctorContext(credentials: [credential("b", user: "me@contoso.example", imap: "outlook.office365.com")], mbsyncVersion: (1, 4), now: Self.now))
+    let result = Doctor.check(business, client: .mbsync, context: DoctorContext(credentials: [credential("b", user: "me@contoso.example", imap: "outlook.office365.com")], mbsyncVersion: (1, 4), now: Self.now, speller: CommandLineSpelling()))
     #expect(result.findings.isEmpty)
   }
 
   @Test func neomuttFixtureFindingsAcrossTheSourcedFile() throws {
     let file = try Fixture.file("neomuttrc")
-    let result = Doctor.check(file, client: .neomutt, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Self.now), loader: Fixture.loader)
+    let result = Doctor.check(file, client: .neomutt, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Self.now, speller: CommandLineSpelling()), loader: Fixture.loader)
     let got = result.findings.map { "\($0.path):\($0.line ?? 0) \($0.code) \($0.fix ?? "-")" }
     #expect(got == [
       "neomutt-secrets:2 plaintext-secret set imap_pass = \"`mailcred get me@example.com`\" # the IMAP password",
@@ -135,7 +136,7 @@ import Testing
 
   @Test func aCleanAccountPointingAtMailcredHasNoFindings() throws {
     let file = try Fixture.literal("account ok\nhost smtp.gmail.com\nport 465\ntls on\ntls_starttls off\nuser u@gmail.com\npasswordeval \"mailcred get ok\"\n")
-    let result = Doctor.check(file, client: .msmtp, context: DoctorContext(credentials: [credential("ok", user: "u@gmail.com", smtp: "smtp.gmail.com")], mbsyncVersion: nil, now: Self.now))
+    let result = Doctor.check(file, client: .msmtp, context: DoctorContext(credentials: [credential("ok", user: "u@gmail.com", smtp: "smtp.gmail.com")], mbsyncVersion: nil, now: Self.now, speller: CommandLineSpelling()))
     #expect(result.findings.isEmpty)
   }
 }

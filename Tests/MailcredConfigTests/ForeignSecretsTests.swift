@@ -1,6 +1,7 @@
 import Foundation
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import Testing
 
 /// Secrets other programs keep in the Secret Service: which client lines point at them, and the exact
@@ -51,7 +52,7 @@ import Testing
     #expect(sources[1] == ForeignSource(kind: .secretTool, query: ["account": "st"], line: 8, after: 8))
     #expect(sources[2] == nil, "auth off: msmtp asks no keyring")
     #expect(ForeignSecrets.commandLine(for: accounts[1], name: "st", file: file, at: 8) == "  passwordeval \"mailcred get st\"")
-    let findings = Doctor.check(file, client: .msmtp, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Date())).findings
+    let findings = Doctor.check(file, client: .msmtp, context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Date(), speller: CommandLineSpelling())).findings
     #expect(findings.filter { $0.code == "foreign-keyring-item" }.map { "\($0.line ?? 0) \($0.fix ?? "")" } == ["8   passwordeval \"mailcred get st\""])
   }
 

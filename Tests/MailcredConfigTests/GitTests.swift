@@ -1,6 +1,7 @@
 import Foundation
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import Testing
 
 /// git send-email's settings as `git config --show-origin --get-regexp '^sendemail\.'` lists them for the
@@ -39,7 +40,7 @@ import Testing
   @Test func doctorFindingsWithLinesAndFixes() throws {
     let file = try Fixture.file("gitconfig")
     let accounts = GitSendemailConfig(entries: Self.entries, files: ["gitconfig": file]).accounts
-    let findings = Doctor.check(accounts: accounts, files: ["gitconfig": file], context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Date())).findings
+    let findings = Doctor.check(accounts: accounts, files: ["gitconfig": file], context: DoctorContext(credentials: [], mbsyncVersion: nil, now: Date(), speller: CommandLineSpelling())).findings
     #expect(findings.map { "\($0.line ?? 0) \($0.code) \($0.fix ?? "-") \($0.fixAction?.rawValue ?? "")" } == [
       "6 port-security \tsmtpEncryption = ssl replace",
       "8 plaintext-secret \t# smtpPass: in mailcred now (git send-email asks credential.helper = mailcred) replace",
@@ -97,7 +98,7 @@ import Testing
 
   @Test func doctorFindingsAndTheImportLines() throws {
     let file = try Fixture.file("accounts.conf")
-    let context = DoctorContext(credentials: [], mbsyncVersion: nil, now: Date())
+    let context = DoctorContext(credentials: [], mbsyncVersion: nil, now: Date(), speller: CommandLineSpelling())
     let findings = Doctor.check(file, client: .aerc, context: context).findings
     #expect(findings.map { "\($0.line ?? 0) \($0.code) \($0.fix ?? "-")" } == [
       "3 port-security source = imap://me%40fastmail.com@imap.fastmail.com:143",
@@ -144,7 +145,7 @@ import Testing
     #expect(NetrcFiles.netrcEntries(file).map { "\($0.host) \($0.user ?? "-") \($0.line)" } == [
       "smtp.gmail.com me@gmail.com 1", "mail.example.org me 5", "intranet.example x 6",
     ])
-    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: .init(mode: 0o644, inGitWorkTree: false))
+    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: .init(mode: 0o644, inGitWorkTree: false), speller: CommandLineSpelling())
     #expect(findings.map(\.code) == ["plaintext-secret", "plaintext-secret", "plaintext-secret", "file-mode"])
     #expect(!findings.contains { $0.text.contains("p w") || $0.text.contains("secret") && !$0.text.contains("plaintext secret") })
   }
@@ -171,7 +172,7 @@ import Testing
     ])
     let unterminated = try Fixture.literal("machine smtp.example.com login a password \"open\n")
     #expect(NetrcFiles.netrcSecrets(unterminated).isEmpty, "an unterminated quote is not guessed at")
-    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: nil, importable: true)
+    let findings = NetrcFiles.findings(NetrcFiles.netrcEntries(file), path: ".netrc", facts: nil, importable: true, speller: CommandLineSpelling())
     #expect(findings.first?.message.hasSuffix("`mailcred import .netrc` stores it (checked live) and removes only its `password` pair; machine and login stay") == true)
     #expect(findings.last?.message.contains("mailcred add NAME") == true, "no login: only by hand")
   }

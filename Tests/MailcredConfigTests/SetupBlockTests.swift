@@ -1,6 +1,7 @@
 import Foundation
 import MailcredConfig
 import MailcredCore
+import MailcredSpelling
 import Testing
 
 /// `mailcred setup`'s blocks, and that each reads back through mailcred's own reader as the account it
@@ -15,7 +16,7 @@ import Testing
       imap: Endpoint(proto: .imap, host: "imap.example.com", port: 993, security: .tls), created: created)
   }
 
-  var context: DoctorContext { DoctorContext(credentials: [credential()], mbsyncVersion: (1, 4), now: created) }
+  var context: DoctorContext { DoctorContext(credentials: [credential()], mbsyncVersion: (1, 4), now: created, speller: CommandLineSpelling()) }
 
   @Test func msmtpBlockReadsBackCleanly() throws {
     let text = try SetupBlock.text(for: .msmtp, credential: credential(), caFile: "/etc/ca.pem")

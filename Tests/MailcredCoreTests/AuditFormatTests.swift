@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MailcredCore
+import MailcredSpelling
 
 /// `audit --format prometheus` and `--format nagios` from literal rows.
 @Suite struct AuditFormatTests {
@@ -94,7 +95,7 @@ import Testing
   }
 
   func nagios(_ entries: [CredentialStore.Entry], _ results: [String: [CheckResult]], offline: Bool = false) -> NagiosReport {
-    NagiosReport(rows(entries, results), now: now, warnDays: 14, critDays: 3, offline: offline)
+    NagiosReport(rows(entries, results), now: now, warnDays: 14, critDays: 3, offline: offline, speller: CommandLineSpelling())
   }
 
   @Test func okWarningCriticalEachWithOneStatusLineAndValidPerfdata() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MailcredCore
+import MailcredSpelling
 
 /// Token-endpoint errors as the providers send them (literal bodies), and the grant's refresh clock.
 @Suite struct TokenEndpointProblemTests {
@@ -48,19 +49,23 @@ import Testing
     let expectedStatus: MailcredCore.ExitStatus = problem == .providerTrouble ? .temporaryFailure : .authenticationRejected
     #expect(failure.exitStatus == expectedStatus, "\(name): exit \(failure.exitStatus)")
     #expect(problem.exitStatus == expectedStatus)
-    let hint = problem.hint(account: "work", code: classified.aadsts)
+    let advice = problem.hint(account: "work", code: classified.aadsts)
+    let hint = advice.text
     #expect(hint.contains(phrase), "\(name): \(hint)")
     if let code { #expect(hint.contains(code)) }
-    if problem != .providerTrouble { #expect(hint.contains("mailcred authorize work"), "\(name): \(hint)") }
+    if problem != .providerTrouble {
+      #expect(hint.contains("mailcred authorize work"), "\(name): \(hint)")
+      #expect(advice.commands.first == .authorize("work") || advice.commands.first == .authorize("work", .clientSecretStdin), "\(name)")
+    }
 
     // get and the git helper say it the same way; check and audit find it again in the result's detail.
-    #expect(failure.message(account: "work").contains(hint))
-    let detail = OAuthCheck.tokenEndpointPrefix + failure.description
+    #expect(failure.message(account: "work").text.contains(hint))
+    let detail = OAuthCheck.tokenEndpointPrefix + failure.detail
     let again = try #require(TokenEndpointProblem.classify(detail: detail))
     #expect(again.problem == problem && again.aadsts == code)
     let result = CheckResult(endpoint: Endpoint(proto: .smtp, host: "smtp.example", port: 587, security: .starttls),
       verdict: failure.verdict, detail: detail, latency: 0.1)
-    #expect(MailcredCore.hint(for: result, provider: nil, account: "work", kind: .oauth2) == hint)
+    #expect(MailcredCore.hint(for: result, provider: nil, account: "work", kind: .oauth2).text == hint)
   }
 
   @Test func anUnknownAADSTSCodeKeepsTheGenericInvalidGrantHintAndCode() throws {
@@ -91,8 +96,13 @@ import Testing
   func microsoftGrantsIdlePastEightyDaysWarn(provider: String?, idle: Double, refreshed: Bool, days: Int?) {
     let credential = grant(provider: provider, idleDays: idle, refreshed: refreshed)
     #expect(OAuthGrantAge.idleDays(credential, now: now) == days)
-    let warning = OAuthGrantAge.warning(credential, now: now)
-    #expect((warning != nil) == (days != nil))
+    let advice = OAuthGrantAge.warning(credential, now: now)
+    #expect((advice != nil) == (days != nil))
+    if let advice {
+      #expect(advice.commands.prefix(advice.commands.count - 2).allSatisfy { $0 == .authorize("ms") })
+      #expect(advice.commands.suffix(2) == [.check("ms"), .get("ms")])
+    }
+    let warning = advice?.text
     if let warning {
       #expect(warning.contains("mailcred check ms") && warning.contains("mailcred get ms"), "\(warning)")
       #expect(warning.contains("\(days!) days"))

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import MailcredCore
+import MailcredSpelling
 
 @Suite struct OAuthJSONTests {
   func parse(_ text: String) throws -> OAuthJSON { try OAuthJSON(parsing: Array(text.utf8)) }
@@ -144,7 +145,7 @@ import Testing
       return
     }
     #expect(failure.verdict == verdict)
-    #expect(failure.description == text)
+    #expect(failure.detail == text)
   }
 }
 
@@ -370,7 +371,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     }
     #expect(failure.verdict == .rejected)
     #expect(failure.exitStatus == .authenticationRejected)
-    #expect(failure.message(account: "work").contains("`mailcred authorize work`"))
+    #expect(failure.message(account: "work").text.contains("`mailcred authorize work`"))
     // Nothing was written: the grant stays for the user to see and replace.
     #expect(try storedPayload(store).refreshToken.bytes == Array("rt-old".utf8))
   }
@@ -380,7 +381,7 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
     let endpoint = FakeTokenEndpoint([.failure(TransportFailure(verdict: .timeout, detail: "no answer"))])
     let token = try refresher(store, endpoint).accessToken(account: "work")
     #expect(token.accessToken.bytes == Array("at-old".utf8))
-    #expect(token.warning?.contains("valid for 120 more seconds") == true)
+    #expect(token.warning?.text.contains("valid for 120 more seconds") == true)
   }
 
   @Test func forceRefreshesEvenAFreshToken() throws {
@@ -422,11 +423,11 @@ final class FakeTokenEndpoint: OAuthTransport, @unchecked Sendable {
   @Test func hintsNameAuthorize() {
     let endpoint = Endpoint(proto: .smtp, host: "smtp.example.org", port: 587, security: .starttls)
     let revoked = CheckResult(endpoint: endpoint, verdict: .rejected, detail: OAuthCheck.tokenEndpointPrefix + "invalid_grant", latency: 0)
-    #expect(hint(for: revoked, provider: nil, account: "work", kind: .oauth2).contains("`mailcred authorize work`"))
+    #expect(hint(for: revoked, provider: nil, account: "work", kind: .oauth2).text.contains("`mailcred authorize work`"))
     let refused = CheckResult(endpoint: endpoint, verdict: .rejected, detail: "535 5.7.8", latency: 0)
-    #expect(hint(for: refused, provider: nil, account: "work", kind: .oauth2).contains("refused the access token"))
+    #expect(hint(for: refused, provider: nil, account: "work", kind: .oauth2).text.contains("refused the access token"))
     let basic = CheckResult(endpoint: endpoint, verdict: .basicAuthDisabled, detail: "535 5.7.139", latency: 0)
-    #expect(hint(for: basic, provider: Provider.named("outlook.com"), account: "hotmail")
+    #expect(hint(for: basic, provider: Provider.named("outlook.com"), account: "hotmail").text
       .contains("`mailcred authorize hotmail --provider outlook.com --client-id YOUR-CLIENT-ID`"))
   }
 

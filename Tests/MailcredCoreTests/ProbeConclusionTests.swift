@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MailcredCore
+import MailcredSpelling
 
 /// Issue 18, the pure part: what each probe result concludes, the hint it gives, and the provider policy
 /// facts as of a date.
@@ -57,14 +58,14 @@ import Testing
   func probesConclude(_ c: Case) {
     #expect(c.result.conclusion == c.conclusion)
     if c.conclusion != nil {
-      let text = hint(for: c.result, provider: nil, account: "work", user: "me@example.org")
+      let text = hint(for: c.result, provider: nil, account: "work", user: "me@example.org").text
       #expect(!text.isEmpty && !text.contains("\n") && !text.contains(" if "), "\(text)")
     }
   }
 
   @Test func fixCommandKeepsProviderAndKind() {
     let r = result(.protocolError, port: 465, security: .starttls, probes: [probe(465, .tlsHandshake, .implicitTLS)])
-    let text = hint(for: r, provider: Provider.named("gmail"), account: "work", kind: .appPassword, user: "me@gmail.com")
+    let text = hint(for: r, provider: Provider.named("gmail"), account: "work", kind: .appPassword, user: "me@gmail.com").text
     #expect(text == "port 465 speaks implicit TLS, not STARTTLS: `mailcred add work --replace --user me@gmail.com "
       + "--provider gmail --kind app-password --smtp mail.example.org:465 --smtp-security tls`")
   }
@@ -96,7 +97,8 @@ import Testing
     let concern = try #require(credential("outlook.com", kind).policyWarning(now: today))
     #expect(concern.effect == "refused")
     #expect(concern.text.contains("16 Sept 2024"))
-    #expect(concern.fix == "mailcred authorize acct --provider outlook.com --client-id YOUR-CLIENT-ID")
+    #expect(concern.fix == .authorize("acct", .provider("outlook.com"), .clientID("YOUR-CLIENT-ID")))
+    #expect(concern.fix?.text == "mailcred authorize acct --provider outlook.com --client-id YOUR-CLIENT-ID")
     #expect(concern.short == "\(kind.rawValue) refused by provider")
   }
 

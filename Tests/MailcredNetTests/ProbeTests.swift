@@ -1,5 +1,6 @@
 import Foundation
 import MailcredCore
+import MailcredSpelling
 import MailcredSystem
 import Testing
 @testable import MailcredNet
@@ -62,7 +63,7 @@ import Testing
     #expect(result.conclusion == .speaksImplicitTLS(port: server.port))
     #expect(seconds < 5, "took \(seconds) s: \(result.detail)")
     #expect(result.probes.count == 1 && result.probes[0].method == .tlsHandshake && result.probes[0].answer == .implicitTLS)
-    let text = hint(for: result, provider: nil, account: "work", user: user)
+    let text = hint(for: result, provider: nil, account: "work", user: user).text
     #expect(text.contains("port \(server.port) speaks implicit TLS"), "\(text)")
     #expect(text.contains("`mailcred add work --replace --user \(user) --\(proto.rawValue) 127.0.0.1:\(server.port) --\(proto.rawValue)-security tls`"), "\(text)")
     try await expectNothingSecretReceived([server])
@@ -79,7 +80,7 @@ import Testing
     // Tens of milliseconds here; the bound only has to tell it from the 15 s timeout, with room for the
     // test process's cooperative pool being held by the integration suites' blocking child processes.
     #expect(seconds < 8)
-    let text = hint(for: result, provider: nil, account: "work", user: user)
+    let text = hint(for: result, provider: nil, account: "work", user: user).text
     #expect(text.contains("port \(server.port) speaks STARTTLS"), "\(text)")
     #expect(text.contains("--\(proto.rawValue)-security starttls`"), "\(text)")
     try await expectNothingSecretReceived([server])
@@ -111,7 +112,7 @@ import Testing
     #expect(result.detail.contains("greeting"))
     #expect(result.probes.first?.answer == .silent, "\(result.probes)")
     #expect(seconds < 7)
-    #expect(hint(for: result, provider: nil).contains("does not speak implicit TLS either"))
+    #expect(hint(for: result, provider: nil).text.contains("does not speak implicit TLS either"))
   }
 
   // MARK: A blocked port and its alternative (root binds 587/465/993/143 on 127.0.0.3x: no clash with others)
@@ -124,7 +125,7 @@ import Testing
     #expect(result.verdict == .timeout, "\(result.detail)")
     #expect(result.conclusion == .alternativeAnswers(blocked: 587, refused: false, answering: 465, security: .tls), "\(result.detail)")
     #expect(seconds < 4.5, "2 s for 587, then 465 at once")
-    let text = hint(for: result, provider: nil, account: "work", user: user)
+    let text = hint(for: result, provider: nil, account: "work", user: user).text
     #expect(text.hasPrefix("587 is blocked from this network; 465 answers — use it"), "\(text)")
     #expect(text.contains("--smtp \(host):465 --smtp-security tls"))
     try await expectNothingSecretReceived([answering])
@@ -138,7 +139,7 @@ import Testing
     #expect(result.verdict == .refused, "\(result.detail)")
     #expect(result.conclusion == .alternativeAnswers(blocked: 587, refused: true, answering: 465, security: .tls))
     #expect(seconds < 2)
-    #expect(hint(for: result, provider: nil).contains("587 refuses connections from here; 465 answers — use it"))
+    #expect(hint(for: result, provider: nil).text.contains("587 refuses connections from here; 465 answers — use it"))
     try await expectNothingSecretReceived([answering])
   }
 
@@ -149,7 +150,7 @@ import Testing
     #expect(result.verdict == .timeout)
     #expect(result.conclusion == .bothBlocked(587, 465, refused: false), "\(result.detail)")
     #expect(seconds < 4.5, "the 3 s deadline, plus slack for a loaded machine")
-    #expect(hint(for: result, provider: nil).hasPrefix("587 and 465 both blocked: outbound mail is filtered here"))
+    #expect(hint(for: result, provider: nil).text.hasPrefix("587 and 465 both blocked: outbound mail is filtered here"))
     _ = blocked
   }
 
@@ -162,7 +163,7 @@ import Testing
     #expect(result.verdict == .timeout, "\(result.detail)")
     #expect(result.conclusion == .alternativeAnswers(blocked: 993, refused: false, answering: 143, security: .starttls))
     #expect(seconds < 4.5)
-    let text = hint(for: result, provider: nil, account: "work", user: user)
+    let text = hint(for: result, provider: nil, account: "work", user: user).text
     #expect(text.hasPrefix("993 is blocked from this network; 143 answers — use it"), "\(text)")
     #expect(text.contains("--imap \(host):143 --imap-security starttls"))
     try await expectNothingSecretReceived([answering])
@@ -175,7 +176,7 @@ import Testing
     let (result, _) = await run(Endpoint(proto: .imap, host: host, port: 993, security: .tls), timeout: 3)
     #expect(result.verdict == .timeout)
     #expect(result.conclusion == .bothBlocked(993, 143, refused: false))
-    #expect(hint(for: result, provider: nil).hasPrefix("993 and 143 both blocked: IMAP is filtered on this network"))
+    #expect(hint(for: result, provider: nil).text.hasPrefix("993 and 143 both blocked: IMAP is filtered on this network"))
     _ = blocked
   }
 
