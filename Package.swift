@@ -15,8 +15,11 @@ let glibIncludes: [String] = {
   process.waitUntilExit()
   return text.split(whereSeparator: \.isWhitespace).map(String.init)
 }()
+/// Advice interpolated into a plain String would print its debugging form; MailcredCore marks those
+/// interpolations deprecated, and this makes each one a build error in every Swift target.
+let adviceChecks: [SwiftSetting] = [.unsafeFlags(["-Werror", "DeprecatedDeclaration"])]
 /// The same, for Swift targets that import CGLib directly or through MailcredKeyring.
-let glibSwiftSettings: [SwiftSetting] = [.unsafeFlags(glibIncludes.flatMap { ["-Xcc", $0] })]
+let glibSwiftSettings: [SwiftSetting] = [.unsafeFlags(glibIncludes.flatMap { ["-Xcc", $0] })] + adviceChecks
 
 let package = Package(
   name: "mailcred",
@@ -43,19 +46,19 @@ let package = Package(
     .systemLibrary(name: "CProcess"),
 
     // The POSIX boundary: every system call's errno, the one clock, file descriptors, process limits.
-    .target(name: "MailcredSystem", dependencies: ["CProcess"]),
+    .target(name: "MailcredSystem", dependencies: ["CProcess"], swiftSettings: adviceChecks),
     // Pure Swift: model, presets, protocol state machines, codecs, audit and rotation logic.
-    .target(name: "MailcredCore"),
+    .target(name: "MailcredCore", swiftSettings: adviceChecks),
     // The only code that imports GLib (GDBus: the Secret Service), and the GLib-free D-Bus client of the reads.
     .target(
       name: "MailcredKeyring", dependencies: ["MailcredCore", "MailcredSystem", "CGLib", "CGLibLazy"], swiftSettings: glibSwiftSettings),
     // The only code that imports OpenSSL and sockets.
-    .target(name: "MailcredNet", dependencies: ["MailcredCore", "MailcredSystem", "COpenSSL"]),
+    .target(name: "MailcredNet", dependencies: ["MailcredCore", "MailcredSystem", "COpenSSL"], swiftSettings: adviceChecks),
     // The command line's spelling of the core's advice (commands and options as data): one table, shared by
     // the CLI and the tests that compare what users read.
-    .target(name: "MailcredSpelling", dependencies: ["MailcredCore"]),
+    .target(name: "MailcredSpelling", dependencies: ["MailcredCore"], swiftSettings: adviceChecks),
     // Readers and line-exact writers of mail clients' configuration files (msmtp, mbsync, ...): pure Swift.
-    .target(name: "MailcredConfig", dependencies: ["MailcredCore"]),
+    .target(name: "MailcredConfig", dependencies: ["MailcredCore"], swiftSettings: adviceChecks),
     // Thin CLI.
     .executableTarget(
       name: "mailcred",
@@ -65,16 +68,17 @@ let package = Package(
       ],
       swiftSettings: glibSwiftSettings
     ),
-    .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore", "MailcredSpelling"]),
+    .testTarget(name: "MailcredCoreTests", dependencies: ["MailcredCore", "MailcredSpelling"], swiftSettings: adviceChecks),
     // The direct D-Bus client's wire code against scripted buses (no keyring needed).
     .testTarget(
       name: "MailcredKeyringTests", dependencies: ["MailcredKeyring", "MailcredCore"], swiftSettings: glibSwiftSettings),
     .testTarget(
-      name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore", "MailcredSpelling"], exclude: ["Fixtures"]),
+      name: "MailcredConfigTests", dependencies: ["MailcredConfig", "MailcredCore", "MailcredSpelling"], exclude: ["Fixtures"],
+      swiftSettings: adviceChecks),
     // Its scripted TLS servers call OpenSSL functions of their own, linked as usual.
     .testTarget(
       name: "MailcredNetTests", dependencies: ["MailcredNet", "MailcredCore", "MailcredSystem", "MailcredSpelling"],
-      linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+      swiftSettings: adviceChecks, linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
     .testTarget(
       name: "MailcredIntegrationTests",
       dependencies: ["MailcredCore", "MailcredKeyring", "MailcredNet", "MailcredSpelling"],

@@ -109,7 +109,7 @@ public struct Rotation: Sendable {
     fresh.expires = expires
     fresh.checked = nil
     fresh.checkResult = nil
-    try wrap { () throws(KeyringError) in
+    _ = try wrap { () throws(KeyringError) in
       try store.keyring.create(attributes: fresh.attributes, label: fresh.label, secret: secret)
     }
     checkpoint(2)

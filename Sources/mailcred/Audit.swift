@@ -164,7 +164,7 @@ extension Mailcred {
         }
         if row.interruptedRotation && !interruptedReported.contains(account) {
           interruptedReported.insert(account)
-          Terminal.writeOut("\(account): an interrupted rotation — `mailcred rotate \(account) --resume` or `--abort`\n")
+          Terminal.writeOut("\(account): an interrupted rotation — `\(AdviceCommand.rotate(account, .resume).text)` or `\(CommandLineSpelling().spell(.abort))`\n")
         }
       }
     }

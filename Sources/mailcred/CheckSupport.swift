@@ -21,7 +21,7 @@ func report(_ verification: Verification, account: String, provider: Provider?, 
   case .verified: break
   case .rejected(let rejection): throw .rejectedNotStored(rejection.verdict, what: what)
   case .unverified(let verdict):
-    warn("stored without a successful check (\(verdict.rawValue)); run `mailcred check \(account)` later")
+    warn("stored without a successful check (\(verdict.rawValue)); run `\(AdviceCommand.check(account).text)` later")
   }
 }
 

@@ -36,7 +36,7 @@ extension Credential {
     case .pending: return "pending rotation"
     case .erased:
       let when = erasedAt.map { " on \(shortDate($0))" } ?? ""
-      return "erased at git's request\(when) — `mailcred restore \(account)`"
+      return "erased at git's request\(when) — `\(AdviceCommand.restore(account).text)`"
     }
   }
 

@@ -40,7 +40,7 @@ extension Mailcred.Import {
         let stored = try store.secret(of: entry)
         defer { stored.wipe() }
         guard entry.credential.user == user, stored == secret else {
-          return skip("mailcred account '\(name)' exists with another user or secret (rename the client account or `mailcred remove \(name)`)")
+          return skip("mailcred account '\(name)' exists with another user or secret (rename the client account or `\(AdviceCommand.remove(name).text)`)")
         }
         var merged = entry.credential
         if endpoint.proto == .smtp, merged.smtp == nil { merged.smtp = endpoint }

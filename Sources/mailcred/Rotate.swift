@@ -103,7 +103,7 @@ extension Mailcred {
       switch outcome {
       case .rotated(let credential, let results):
         for result in results { printResult(result, account: account, provider: provider) }
-        if results.isEmpty && noCheck { warn("stored without verification (--no-check): run `mailcred check \(account)` when the server is reachable") }
+        if results.isEmpty && noCheck { warn("stored without verification (--no-check): run `\(AdviceCommand.check(account).text)` when the server is reachable") }
         note("rotated \(account); \(ExpiryStatus(expires: credential.expires, now: now()))")
       case .rejected(let results):
         for result in results where result.verdict != .ok { printResult(result, account: account, provider: provider) }
