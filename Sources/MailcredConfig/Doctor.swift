@@ -157,8 +157,9 @@ public enum Doctor {
       let planned = ImportPlan.item(plaintext, owner: owner, user: account.name, file: home)
       out.append(Finding(
         .error, "plaintext-secret", client: account.client, account: account.name, path: plaintext.path, line: plaintext.line,
-        ("plaintext \(plaintext.keyword) in the file (`\(command: .import(plaintext.path))` moves it into the keyring)" as Advice)
-          .spelled(by: context.speller) + (planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""),
+        ("plaintext \(plaintext.keyword) in the file (`\(command: .import(plaintext.path))` moves it into the keyring)"
+          + Advice(planned.insertedLine.map { " and add after it: \($0.trimmingCharacters(in: [" ", "\t"]))" } ?? ""))
+          .spelled(by: context.speller),
         fix: planned.replacementLine, action: .replace))
       let secret = plaintext.secret(in: home)
       let (first, last) = secret.withUnsafeBytes { ($0.first, $0.last) }

@@ -79,6 +79,22 @@ public enum Audit {
 }
 
 extension AuditRow {
+  /// What the expiry of a current credential asks for (rotating, now or before the date); nil when nothing
+  /// is due. The text audit and Nagios print it alike.
+  public var expiryAdvice: Advice? {
+    guard credential.state == .current else { return nil }
+    switch expiry {
+    case .expired: return "\(expiry) — `\(command: .rotate(credential.account))`"
+    case .expiresSoon: return "\(expiry) — `\(command: .rotate(credential.account))` before then"
+    default: return nil
+    }
+  }
+
+  /// The leftover of an interrupted rotation, and the two ways to settle it.
+  public var interruptedAdvice: Advice? {
+    interruptedRotation ? "an interrupted rotation — `\(command: .rotate(credential.account, .resume))` or `\(option: .abort)`" : nil
+  }
+
   /// An oauth2 grant's checks refreshed it first (`check`/`audit` force a refresh), unless the token
   /// endpoint refused: then the stored refresh time stands, and so may the idle warning.
   mutating func noteGrantAge(now: Date) {

@@ -63,24 +63,23 @@ public struct NagiosReport: Sendable, Equatable {
       case .expired:
         counts.expired += 1
         rowState = .critical
-        problems.append("\(c.account): \(row.expiry) — `\(command: .rotate(c.account))`")
       case .expiresSoon(let days):
         counts.expiring += 1
         soonest = min(soonest ?? days, days)
         rowState = max(rowState, days <= critDays ? .critical : .warning)
-        problems.append("\(c.account): \(row.expiry) — `\(command: .rotate(c.account))` before then")
       default: break
       }
+      if let advice = row.expiryAdvice { problems.append("\(c.account): \(advice)") }
       if let days = row.grantIdleDays, let warning = OAuthGrantAge.warning(c, now: now) {
         counts.idle += 1
         idleMost = max(idleMost, days)
         rowState = max(rowState, .warning)
         problems.append("\(c.account): warning: \(warning)")
       }
-      if row.interruptedRotation {
+      if let advice = row.interruptedAdvice {
         rowState = max(rowState, .warning)
         interrupted = true
-        problems.append("\(c.account): an interrupted rotation — `\(command: .rotate(c.account, .resume))` or `\(option: .abort)`")
+        problems.append("\(c.account): \(advice)")
       }
       if rowState == .ok { counts.ok += 1 }
       state = max(state, rowState)

@@ -149,12 +149,10 @@ extension Mailcred {
           Terminal.writeOut("  hint: \(hint(for: check, provider: provider, account: row.credential.account, kind: row.credential.kind).text)\n")
         }
         let account = row.credential.account
-        switch row.expiry {
-        case .expired where row.credential.state == .current:
-          Terminal.writeOut("\(account): \(row.expiry) — `\(AdviceCommand.rotate(account).text)`\n")
-        case .expiresSoon where row.credential.state == .current:
-          Terminal.writeOut("\(account): warning: \(row.expiry) — `\(AdviceCommand.rotate(account).text)` before then\n")
-        default: break
+        if let advice = row.expiryAdvice {
+          // Expired is a failure, not a warning; expiring soon is a warning.
+          let expired = if case .expired = row.expiry { true } else { false }
+          Terminal.writeOut("\(account): \(expired ? "" : "warning: ")\(advice.text)\n")
         }
         if row.grantIdleDays != nil, let warning = OAuthGrantAge.warning(row.credential, now: time) {
           Terminal.writeOut("\(account): warning: \(warning.text)\n")
@@ -162,9 +160,8 @@ extension Mailcred {
         if row.credential.state == .current, let concern = row.credential.policyWarning(now: time) {
           Terminal.writeOut("\(account): warning: \(concern.line.text)\n")
         }
-        if row.interruptedRotation && !interruptedReported.contains(account) {
-          interruptedReported.insert(account)
-          Terminal.writeOut("\(account): an interrupted rotation — `\(AdviceCommand.rotate(account, .resume).text)` or `\(CommandLineSpelling().spell(.abort))`\n")
+        if let advice = row.interruptedAdvice, interruptedReported.insert(account).inserted {
+          Terminal.writeOut("\(account): \(advice.text)\n")
         }
       }
     }

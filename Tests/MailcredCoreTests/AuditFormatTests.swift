@@ -84,6 +84,25 @@ import MailcredSpelling
     #expect(AuditPrometheus.escapeHelp("a\\b\n\"c\"") == #"a\\b\n"c""#)
   }
 
+  // MARK: Row advice (text audit and Nagios alike)
+
+  @Test func rowsAdviseRotatingWhatExpiresAndSettlingAnInterruptedRotation() {
+    let all = rows([entry("gone", expires: -2), entry("soon", expires: 3), entry("fine", expires: 90),
+      entry("old", expires: -2, state: .pending), entry("half", id: "h1"), entry("half", id: "h2")], [:])
+    func row(_ account: String, _ state: CredentialState = .current) -> AuditRow? {
+      all.first { $0.credential.account == account && $0.credential.state == state }
+    }
+    #expect(row("gone")?.expiryAdvice?.commands == [.rotate("gone")])
+    #expect(row("gone")?.expiryAdvice?.text == "expired 2 days ago — `mailcred rotate gone`")
+    #expect(row("soon")?.expiryAdvice?.text == "expires in 3 days — `mailcred rotate soon` before then")
+    #expect(row("fine")?.expiryAdvice == nil)
+    // Only the current secret is rotated: a leftover pending item's date asks for nothing.
+    #expect(row("old", .pending)?.expiryAdvice == nil)
+    #expect(row("half")?.interruptedAdvice?.commands == [.rotate("half", .resume)])
+    #expect(row("half")?.interruptedAdvice?.text == "an interrupted rotation — `mailcred rotate half --resume` or `--abort`")
+    #expect(row("fine")?.interruptedAdvice == nil)
+  }
+
   // MARK: Nagios
 
   /// The plugin guidelines' perfdata: space-separated `'label'=value[UOM];[warn];[crit];[min];[max]`.
