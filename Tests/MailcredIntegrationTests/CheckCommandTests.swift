@@ -80,7 +80,7 @@ extension RealKeyringTests {
         let ours = try check(account)
         // swaks reads the password from a --config file (mode 600, deleted right after), never its argv.
         let config = FileManager.default.temporaryDirectory.appendingPathComponent(Harness.uniqueName("swaks")).path
-        FileManager.default.createFile(atPath: config, contents: Data("auth-user \(Self.user)\nauth-password \(secret)\n".utf8), attributes: [.posixPermissions: 0o600])
+        try #require(FileManager.default.createFile(atPath: config, contents: Data("auth-user \(Self.user)\nauth-password \(secret)\n".utf8), attributes: [.posixPermissions: 0o600]))
         defer { try? FileManager.default.removeItem(atPath: config) }
         let swaks = try Harness.run(
           "/usr/bin/swaks",

@@ -101,7 +101,7 @@ final class NodeExporter {
       "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults", "--collector.textfile",
       "--collector.textfile.directory=\(directory)",
     ]
-    FileManager.default.createFile(atPath: log, contents: nil)
+    try #require(FileManager.default.createFile(atPath: log, contents: nil))
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
     process.standardOutput = handle
     process.standardError = handle

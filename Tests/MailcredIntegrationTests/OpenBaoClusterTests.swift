@@ -112,7 +112,7 @@ struct OpenBaoClusterTests {
       }
       let token = try bao(elected!, ["token", "create", "-policy=root", "-display-name=\(name)", "-field=token"])
       try #require(token.status == 0, "token create: \(token.stderr)")
-      FileManager.default.createFile(atPath: "\(path)/token", contents: Data(token.stdout.utf8), attributes: [.posixPermissions: 0o600])
+      try #require(FileManager.default.createFile(atPath: "\(path)/token", contents: Data(token.stdout.utf8), attributes: [.posixPermissions: 0o600]))
       try "store = \(everyNode)\nca-file = \(Harness.caFile)\ntoken-file = \(path)/token\n"
         .write(toFile: "\(path)/config/mailcred/config", atomically: true, encoding: .utf8)
       admins.append(["HOME": path, "XDG_CONFIG_HOME": "\(path)/config", "XDG_RUNTIME_DIR": "\(path)/runtime", "MAILCRED_STORE": nil, "BAO_TOKEN": nil, "BAO_CACERT": nil])

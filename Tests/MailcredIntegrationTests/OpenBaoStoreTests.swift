@@ -147,7 +147,7 @@ extension RealKeyringTests {
         for sub in ["", "/config/mailcred", "/runtime"] {
           try FileManager.default.createDirectory(atPath: home + sub, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
-        FileManager.default.createFile(atPath: "\(home)/token", contents: Data(Harness.rootToken.utf8), attributes: [.posixPermissions: 0o600])
+        try #require(FileManager.default.createFile(atPath: "\(home)/token", contents: Data(Harness.rootToken.utf8), attributes: [.posixPermissions: 0o600]))
         try "store = \(store)\nca-file = \(Harness.openBaoCA)\ntoken-file = \(home)/token\n"
           .write(toFile: "\(home)/config/mailcred/config", atomically: true, encoding: .utf8)
         machines.append(["HOME": home, "XDG_CONFIG_HOME": "\(home)/config", "XDG_RUNTIME_DIR": "\(home)/runtime", "MAILCRED_STORE": nil, "BAO_TOKEN": nil])

@@ -97,8 +97,10 @@ extension RealKeyringTests {
       #expect(outlookRow["exit_status"] as? Int == 0, "a warning, not a failure")
       let policy = try #require((outlookRow["credential"] as? [String: Any])?["provider_policy"] as? [[String: Any]])
       #expect(policy.first?["level"] as? String == "warning" && policy.first?["effect"] as? String == "refused")
-      #expect((policy.first?["text"] as? String ?? "").contains("16 Sept 2024"))
-      #expect((policy.first?["fix"] as? String ?? "").hasPrefix("mailcred authorize \(outlook) --provider outlook.com"))
+      let text = try #require(policy.first?["text"] as? String)
+      let fix = try #require(policy.first?["fix"] as? String)
+      #expect(text.contains("16 Sept 2024"))
+      #expect(fix.hasPrefix("mailcred authorize \(outlook) --provider outlook.com"))
       let gmailRow = try #require(row(gmail))
       #expect(gmailRow["attention"] as? String == "none", "an ok Gmail app password does not warn")
 

@@ -81,7 +81,7 @@ import Testing
     var message = DBusMessages.secrets(to: 4, [(item, Array("s".utf8))])
     // Body length 0xFFFFFFF0.
     message.replaceSubrange(4..<8, with: [0xF0, 0xFF, 0xFF, 0xFF])
-    message.withUnsafeBytes { raw in
+    _ = message.withUnsafeBytes { raw in
       #expect(throws: DBusMalformed.self) { try DBusHeader.messageLength(raw) }
     }
     // An array claiming more than its message holds.
