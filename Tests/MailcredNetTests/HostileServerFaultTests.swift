@@ -169,7 +169,7 @@ private final class Writer: Sendable {
     }
     // A first round loads the trust store and warms the allocator, so that the measured ones show only
     // what reading the line costs. VmHWM is process-wide; with this suite alone in its process (see
-    // scripts/test) a round grows by 0.2 to 1.2 MiB, and the smallest growth of three rounds counts
+    // scripts/test) a round grows by 4 KiB to 1.2 MiB, and the smallest growth of three rounds counts
     // against a stray allocation elsewhere: buffering the line would add at least 10 MiB to every round.
     let endpoint = smtp(server.port, security, host: "localhost")
     _ = await check(endpoint, timeout: 3, caFile: pki.caFile)
